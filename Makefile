@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make                 lmig.ko against the running kernel, and the tools
+# make KDIR=DIR        lmig.ko against the kernel headers in DIR
+# make tools           lmctl and the test programs only
+# make check           every test suite in the emulated hosts (6.1)
+# make check KVERS="6.1 6.12"
+# make demo            two emulated hosts and their RDMA link
+# make style           checkpatch on the module
+# make install         lmig.ko into /lib/modules, lmctl into $(PREFIX)/sbin
+# make dkms-install    register with DKMS so lmig follows kernel upgrades
+#
+# WERROR=1 turns warnings into errors everywhere (CI sets it).
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+KVERS ?= 6.1
+PREFIX ?= /usr/local
+VERSION := 0.1
+WERROR ?=
+
+BUILD := build
+BIN := $(BUILD)/bin
+CC ?= cc
+CFLAGS ?= -O2 -g
+TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
+
+TOOLS := $(BIN)/lmctl
+TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version
+
+.PHONY: all module tools check demo style install dkms-install clean rig-build
+
+all: module tools
+
+module:
+	@test -d "$(KDIR)" || { echo "No kernel headers at $(KDIR)."; \
+		echo "Install linux-headers-$$(uname -r), or pass KDIR=/path/to/headers."; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(WERROR),LMIG_WERROR=y) modules
+
+tools: $(TOOLS) $(TEST_PROGS)
+
+$(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^)
+
+$(BIN)/rig-exec: tests/rig/rig-exec.c | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<
+
+$(BIN)/kvm-dirty-log: tests/progs/kvm-dirty-log.c tests/progs/tap.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<
+
+$(BIN)/uapi-version: tests/progs/uapi-version.c tests/progs/tap.h uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<
+
+$(BIN):
+	mkdir -p $@
+
+# The rig: fetch the test kernels, build lmig.ko against each and the
+# initramfs of its hosts. tests/check.sh calls this itself.
+rig-build: tools
+	tests/rig/prepare.sh $(KVERS)
+
+check: tools
+	tests/check.sh $(KVERS)
+
+demo: tools
+	tests/demo.sh $(firstword $(KVERS))
+
+style:
+	tests/style.sh
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	install -D -m 0755 $(BIN)/lmctl $(DESTDIR)$(PREFIX)/sbin/lmctl
+	install -D -m 0644 tools/lmctl/lmctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/lmctl.8
+	depmod -a
+
+dkms-install:
+	rm -rf /usr/src/lmig-$(VERSION)
+	mkdir -p /usr/src/lmig-$(VERSION)
+	cp -r Kbuild dkms.conf kmod uapi /usr/src/lmig-$(VERSION)/
+	dkms add lmig/$(VERSION) || true
+	dkms build lmig/$(VERSION)
+	dkms install lmig/$(VERSION)
+
+clean:
+	test ! -d "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one topology of emulated hosts on one kernel, run tests in it, and
+# print one TAP line per test:
+#
+#   tests/rig/boot.sh KERNEL one-host|two-hosts [TEST...]
+#
+# With no TEST, the hosts come up and wait (for `make demo` and for poking
+# around): host A runs a shell on the console instead of the runner.
+#
+# The kernel must be fetched (kernels.sh), its initramfs built
+# (initramfs.sh) and lmig and the tools built (make rig-build). Each host
+# gets a result directory under build/rig/ with its console log, kernel
+# log, the tests' logs and results.tap.
+#
+# Environment: RIG_MEM (MiB per host, default 2048), RIG_SMP (vCPUs per
+# host, default 1), RIG_BOOT_TIMEOUT (s, default 120).
+
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$RIG_DIR/params.sh"
+
+kernel=${1:?usage: boot.sh KERNEL TOPOLOGY [TEST...]}
+topology=${2:?usage: boot.sh KERNEL TOPOLOGY [TEST...]}
+shift 2
+tests=("$@")
+rel=$(kernel_release "$kernel")
+case $topology in
+one-host) roles=(a) ;;
+two-hosts) roles=(a b) ;;
+*) die "unknown topology '$topology' (one-host or two-hosts)" ;;
+esac
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
+[ -f "$(kernel_initrd "$kernel")" ] || die "no initramfs for $kernel: run tests/rig/initramfs.sh $kernel"
+[ -x "$BUILD/bin/rig-exec" ] || die "rig tools are not built: run make rig-build"
+
+out=$BUILD/rig/$kernel/$topology
+rm -rf "$out"
+
+# The hosts' link is a QEMU socket backend on loopback: host A listens,
+# host B connects, so A must be listening before B starts.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		ss -Htln "sport = :$p" | grep -q . || { echo $p; return; }
+	done
+}
+port=$(free_port)
+
+budget=${RIG_BOOT_TIMEOUT:-120}
+for t in "${tests[@]}"; do
+	budget=$((budget + $(test_timeout "$REPO/$t") + 15))
+done
+
+declare -A pid
+start=$(date +%s)
+for i in "${!roles[@]}"; do
+	role=${roles[$i]}
+	dir=$out/host-$role
+	mkdir -p "$dir"
+	peer_role=${roles[$(((i + 1) % ${#roles[@]}))]}
+	cat >"$dir/env" <<-EOT
+		RIG_KERNEL=$kernel
+		RIG_RELEASE=$rel
+		RIG_KROOT=$(kernel_root "$kernel")
+		RIG_TOPOLOGY=$topology
+		RIG_ROLE=$role
+		RIG_ADDR=10.77.0.$((i + 1))
+		RIG_PEER=10.77.0.$(((i + 1) % ${#roles[@]} + 1))
+		RIG_PEER_OUT=$out/host-$peer_role
+		RIG_EXEC_PORT=7000
+		RIG_REPO=$REPO
+		RIG_CACHE=$CACHE
+		RIG_OUT=$dir
+		RIG_TESTS="${tests[*]}"
+		LMIG_KO=$(module_dir "$kernel")/lmig.ko
+	EOT
+	sed -i 's/^\t*//; s/^/export /' "$dir/env"
+
+	net=()
+	if [ "$topology" = two-hosts ]; then
+		if [ "$role" = a ]; then
+			net=(-netdev "socket,id=net0,listen=127.0.0.1:$port")
+		else
+			net=(-netdev "socket,id=net0,connect=127.0.0.1:$port")
+		fi
+		net+=(-device "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:0$((i + 1))")
+	fi
+
+	qemu-system-x86_64 -accel tcg -cpu max -smp "${RIG_SMP:-1}" \
+		-m "${RIG_MEM:-2048}" -nodefaults -display none -no-reboot \
+		-name "lmig-rig-$kernel-$topology-$role" \
+		-serial "file:$dir/console.log" \
+		-kernel "$(kernel_image "$kernel")" -initrd "$(kernel_initrd "$kernel")" \
+		-append "console=ttyS0 loglevel=4 panic=-1 rig.kernel=$kernel rig.repo=$REPO rig.cache=$CACHE rig.out=$dir" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$dir,mount_tag=out,security_model=none,multidevs=remap" \
+		"${net[@]}" >"$dir/qemu.log" 2>&1 &
+	pid[$role]=$!
+
+	if [ "$role" = a ] && [ "$topology" = two-hosts ]; then
+		for _ in $(seq 100); do
+			ss -Htln "sport = :$port" | grep -q . && break
+			kill -0 "${pid[a]}" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+done
+
+cleanup() {
+	local p
+	for p in "${pid[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# Stream host A's results while the hosts run; stop at the budget.
+tap=$out/host-a/results.tap
+shown=0
+say "$kernel/$topology: booting ${#roles[@]} host(s), logs in ${out#"$REPO"/}"
+while :; do
+	alive=0
+	for r in "${roles[@]}"; do
+		kill -0 "${pid[$r]}" 2>/dev/null && alive=1
+	done
+	if [ -f "$out/host-a/ready" ] && [ ! -f "$out/.ready-shown" ]; then
+		touch "$out/.ready-shown"
+		say "$kernel/$topology: host A ready $(($(cat "$out/host-a/ready") - start)) s after start"
+	fi
+	if [ -f "$tap" ]; then
+		total=$(wc -l <"$tap")
+		if [ "$total" -gt "$shown" ]; then
+			tail -n +$((shown + 1)) "$tap" | head -n $((total - shown)) |
+				grep -v '^# done' | sed "s#^\(\(not \)\{0,1\}ok [0-9]*\) #\1 $kernel/$topology/#" >&2
+			shown=$total
+		fi
+	fi
+	[ $alive -eq 1 ] || break
+	if [ $(($(date +%s) - start)) -gt "$budget" ]; then
+		say "$kernel/$topology: hosts still running after ${budget}s, stopping them"
+		break
+	fi
+	sleep 1
+done
+cleanup
+trap - EXIT
+
+# The verdict, one line per test asked for, in order. A test with no
+# result line never finished: its host died, hung or ran out of time.
+for i in "${!tests[@]}"; do
+	t=${tests[$i]}
+	name=${t#tests/suites/}
+	name=${name%.*}
+	line=$(grep -E "^(not )?ok $((i + 1)) " "$tap" 2>/dev/null | head -n1 || true)
+	if [ -z "$line" ]; then
+		line="not ok $((i + 1)) $name # no result: host died or hung (see ${out#"$REPO"/}/host-*/console.log)"
+	fi
+	echo "$line" | sed "s#^\(\(not \)\{0,1\}ok\) [0-9]* #\1 $kernel/$topology/#"
+done

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+#define DEV "/dev/" LMIG_DEVICE_NAME
+
+int ipc_version(int fd, struct lmig_version *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
+	return ioctl(fd, LMIG_IOC_VERSION, v) < 0 ? -errno : 0;
+}
+
+int ipc_open(void)
+{
+	struct lmig_version v;
+	int fd, err;
+
+	fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		if (err == ENOENT)
+			fprintf(stderr, "lmctl: %s does not exist: load the module first (modprobe lmig)\n", DEV);
+		else if (err == EACCES || err == EPERM)
+			fprintf(stderr, "lmctl: %s: %s: lmctl must run as root\n", DEV, strerror(err));
+		else
+			fprintf(stderr, "lmctl: %s: %s\n", DEV, strerror(err));
+		return -1;
+	}
+	err = ipc_version(fd, &v);
+	if (err) {
+		fprintf(stderr, "lmctl: cannot read the interface version of %s: %s\n",
+			DEV, strerror(-err));
+		close(fd);
+		return -1;
+	}
+	if (v.major != LMIG_VERSION_MAJOR) {
+		fprintf(stderr, "lmctl: the loaded lmig module speaks interface %u.%u; this lmctl was built for %u.x: install matching versions\n",
+			v.major, v.minor, LMIG_VERSION_MAJOR);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
