@@ -6,6 +6,7 @@
 # make check           every test suite in the emulated hosts (6.1)
 # make check KVERS="6.1 6.12"
 # make demo            two emulated hosts and their RDMA link
+# make deps            install the Debian packages all of this needs
 # make style           checkpatch on the module
 # make install         lmig.ko into /lib/modules, lmctl into $(PREFIX)/sbin
 # make dkms-install    register with DKMS so lmig follows kernel upgrades
@@ -27,7 +28,7 @@ TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 TOOLS := $(BIN)/lmctl
 TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version
 
-.PHONY: all module tools check demo style install dkms-install clean rig-build
+.PHONY: all module tools deps check demo style install dkms-install clean rig-build
 
 all: module tools
 
@@ -55,16 +56,20 @@ $(BIN):
 
 # The rig: fetch the test kernels, build lmig.ko against each and the
 # initramfs of its hosts. tests/check.sh calls this itself.
-rig-build: tools
+rig-build: deps tools
 	tests/rig/prepare.sh $(KVERS)
 
-check: tools
+# The packages the build and the rig need, installed if missing (as root).
+deps:
+	tests/rig/deps.sh
+
+check: deps tools
 	tests/check.sh $(KVERS)
 
-demo: tools
+demo: deps tools
 	tests/demo.sh $(firstword $(KVERS))
 
-style:
+style: deps
 	tests/style.sh
 
 install: all

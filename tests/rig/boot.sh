@@ -6,9 +6,6 @@
 #
 #   tests/rig/boot.sh KERNEL one-host|two-hosts [TEST...]
 #
-# With no TEST, the hosts come up and wait (for `make demo` and for poking
-# around): host A runs a shell on the console instead of the runner.
-#
 # The kernel must be fetched (kernels.sh), its initramfs built
 # (initramfs.sh) and lmig and the tools built (make rig-build). Each host
 # gets a result directory under build/rig/ with its console log, kernel
@@ -120,10 +117,29 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Stream host A's results while the hosts run; stop at the budget.
+# Stream host A's results while the hosts run; stop at the budget. Result
+# lines (and the log excerpt that follows a failure) go to stdout as they
+# come, progress to stderr.
 tap=$out/host-a/results.tap
 shown=0
 say "$kernel/$topology: booting ${#roles[@]} host(s), logs in ${out#"$REPO"/}"
+show_new() {
+	local total line
+	[ -f "$tap" ] || return 0
+	total=$(wc -l <"$tap")
+	[ "$total" -gt "$shown" ] || return 0
+	tail -n +$((shown + 1)) "$tap" | head -n $((total - shown)) |
+	while IFS= read -r line; do
+		case $line in
+		"# done") ;;
+		"# "*": started"*) say "$kernel/$topology: ${line#\# }" ;;
+		ok* | "not ok"*)
+			echo "$line" | sed "s#^\(\(not \)\{0,1\}ok\) [0-9]* #\1 $kernel/$topology/#" ;;
+		*) echo "$line" ;;
+		esac
+	done
+	shown=$total
+}
 while :; do
 	alive=0
 	for r in "${roles[@]}"; do
@@ -133,14 +149,7 @@ while :; do
 		touch "$out/.ready-shown"
 		say "$kernel/$topology: host A ready $(($(cat "$out/host-a/ready") - start)) s after start"
 	fi
-	if [ -f "$tap" ]; then
-		total=$(wc -l <"$tap")
-		if [ "$total" -gt "$shown" ]; then
-			tail -n +$((shown + 1)) "$tap" | head -n $((total - shown)) |
-				grep -v '^# done' | sed "s#^\(\(not \)\{0,1\}ok [0-9]*\) #\1 $kernel/$topology/#" >&2
-			shown=$total
-		fi
-	fi
+	show_new
 	[ $alive -eq 1 ] || break
 	if [ $(($(date +%s) - start)) -gt "$budget" ]; then
 		say "$kernel/$topology: hosts still running after ${budget}s, stopping them"
@@ -151,15 +160,11 @@ done
 cleanup
 trap - EXIT
 
-# The verdict, one line per test asked for, in order. A test with no
-# result line never finished: its host died, hung or ran out of time.
+# A test with no result line never finished: its host died, hung or ran
+# out of time.
+show_new
 for i in "${!tests[@]}"; do
-	t=${tests[$i]}
-	name=${t#tests/suites/}
-	name=${name%.*}
-	line=$(grep -E "^(not )?ok $((i + 1)) " "$tap" 2>/dev/null | head -n1 || true)
-	if [ -z "$line" ]; then
-		line="not ok $((i + 1)) $name # no result: host died or hung (see ${out#"$REPO"/}/host-*/console.log)"
-	fi
-	echo "$line" | sed "s#^\(\(not \)\{0,1\}ok\) [0-9]* #\1 $kernel/$topology/#"
+	grep -qE "^(not )?ok $((i + 1)) " "$tap" 2>/dev/null && continue
+	name=${tests[$i]#tests/suites/}
+	echo "not ok $kernel/$topology/${name%.*} # no result: host died or hung (see ${out#"$REPO"/}/host-*/console.log)"
 done

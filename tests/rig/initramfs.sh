@@ -17,8 +17,7 @@ rel=$(kernel_release "$name")
 root=$(kernel_root "$name")
 out=$(kernel_initrd "$name")
 busybox=$(command -v busybox) || die "busybox is missing (apt-get install busybox-static)"
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
-	ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
+ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
 	die "$busybox is not static (apt-get install busybox-static)"
 
 work=$(mktemp -d)

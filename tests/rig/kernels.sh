@@ -27,6 +27,10 @@ fetch_one() {
 	root=$dir/root
 
 	image=$(deps_of "$meta" | grep -m1 '^linux-image-' || true)
+	if [ -z "$image" ] && [ ! -s "$dir/release" ] && [ "$(id -u)" -eq 0 ]; then
+		apt-get update -q >/dev/null 2>&1 || true
+		image=$(deps_of "$meta" | grep -m1 '^linux-image-' || true)
+	fi
 	if [ -z "$image" ]; then
 		[ -s "$dir/release" ] || die "apt does not know $meta; run apt-get update"
 		say "$name: apt does not know $meta, using cached $(cat "$dir/release")"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: every test suite, in the emulated hosts, on each kernel named
+# (default 6.1). Each topology is booted once per kernel and runs all the
+# tests that declare it (see tests/rig/params.sh). Prints one TAP line per
+# test and ends with "N passed, N failed, N skipped"; exits non-zero if
+# anything failed.
+#
+#   tests/check.sh [KERNEL...]
+#   LMIG_TESTS='tests/suites/rig/*' tests/check.sh 6.12   (a subset)
+
+set -uo pipefail
+. "$(dirname "$0")/rig/lib.sh"
+. "$RIG_DIR/params.sh"
+
+[ $# -gt 0 ] || set -- 6.1
+cd "$REPO"
+
+# shellcheck disable=SC2206
+tests=(${LMIG_TESTS:-tests/suites/*/*.sh})
+[ -e "${tests[0]}" ] || die "no tests match '${LMIG_TESTS:-}'"
+
+passed=0 failed=0 skipped=0
+results=$BUILD/rig/results.tap
+mkdir -p "$BUILD/rig"
+: >"$results"
+
+record() {
+	echo "$1" | tee -a "$results"
+	case $1 in
+	"#"*) ;;
+	"not ok"*) failed=$((failed + 1)) ;;
+	*"# SKIP"*) skipped=$((skipped + 1)) ;;
+	ok*) passed=$((passed + 1)) ;;
+	esac
+}
+
+start=$(date +%s)
+for k in "$@"; do
+	if ! "$RIG_DIR/prepare.sh" "$k"; then
+		record "not ok $k/prepare # kernel fetch, module build or initramfs failed"
+		continue
+	fi
+	for topology in one-host two-hosts; do
+		sel=()
+		for t in "${tests[@]}"; do
+			case " $(test_topologies "$t") " in
+			*" $topology "*) sel+=("$t") ;;
+			esac
+		done
+		[ ${#sel[@]} -gt 0 ] || continue
+		while IFS= read -r line; do
+			record "$line"
+		done < <("$RIG_DIR/boot.sh" "$k" "$topology" "${sel[@]}" ||
+			echo "not ok $k/$topology/boot # the rig could not start (see above)")
+	done
+done
+
+echo "# $(($(date +%s) - start)) s; results in ${results#"$REPO"/}, logs in build/rig/KERNEL/TOPOLOGY/host-*/"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
