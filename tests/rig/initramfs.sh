@@ -17,8 +17,10 @@ rel=$(kernel_release "$name")
 root=$(kernel_root "$name")
 out=$(kernel_initrd "$name")
 busybox=$(command -v busybox) || die "busybox is missing (apt-get install busybox-static)"
-ldd "$busybox" 2>&1 | grep -q 'not a dynamic' ||
-	die "$busybox is not static (apt-get install busybox-static)"
+case $(ldd "$busybox" 2>&1) in
+*"not a dynamic"* | *"statically linked"*) ;;
+*) die "$busybox is not static (apt-get install busybox-static)" ;;
+esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
