@@ -25,8 +25,10 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 
-TOOLS := $(BIN)/lmctl
-TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version
+TOOLS := $(BIN)/lmctl $(BIN)/lmvm
+TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qmp \
+	$(BIN)/lmvm-copy
+COMMON := tools/common/json.c tools/common/qmp.c
 
 .PHONY: all module tools deps check demo style install dkms-install clean rig-build
 
@@ -41,6 +43,33 @@ tools: $(TOOLS) $(TEST_PROGS)
 
 $(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h uapi/linux/lmig.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^)
+
+# lmvm's guest: freestanding 64-bit code linked at its guest-physical
+# address, turned into a flat binary that lmvm carries.
+GUEST_CFLAGS := -O2 -m64 -ffreestanding -fno-pic -fno-pie -mno-red-zone \
+	-mgeneral-regs-only -fno-stack-protector -fcf-protection=none \
+	-fno-tree-loop-distribute-patterns -fno-asynchronous-unwind-tables \
+	-Wall -Wextra $(if $(WERROR),-Werror)
+
+$(BUILD)/lmvm-guest.elf: tools/lmvm/guest/entry.S tools/lmvm/guest/guest.c \
+		tools/lmvm/guest/abi.h tools/lmvm/guest/guest.lds | $(BIN)
+	$(CC) $(GUEST_CFLAGS) -nostdlib -static -no-pie -Wl,-T,tools/lmvm/guest/guest.lds \
+		-Wl,--build-id=none -o $@ $(filter %.S %.c,$^)
+
+$(BUILD)/lmvm-guest.bin: $(BUILD)/lmvm-guest.elf
+	objcopy -O binary $< $@
+
+LMVM_SRC := $(wildcard tools/lmvm/*.c) tools/common/json.c
+$(BIN)/lmvm: $(LMVM_SRC) tools/lmvm/*.h tools/common/*.h tools/lmvm/guest/abi.h \
+		tools/lmvm/guest/blob.S $(BUILD)/lmvm-guest.bin | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -Wa,-I$(BUILD) -pthread -o $@ \
+		$(LMVM_SRC) tools/lmvm/guest/blob.S
+
+$(BIN)/qmp: tests/progs/qmp.c $(COMMON) tools/common/*.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< $(COMMON)
+
+$(BIN)/lmvm-copy: tests/progs/lmvm-copy.c $(COMMON) tools/common/*.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< $(COMMON)
 
 $(BIN)/rig-exec: tests/rig/rig-exec.c | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "qmp.h"
+
+/* The next object from the server that is not an asynchronous event. */
+static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
+{
+	for (;;) {
+		size_t used = 0;
+		struct json *j = NULL;
+		char chunk[65536];
+		ssize_t n;
+
+		while (q->len && strchr(" \t\r\n", q->buf[0])) {
+			memmove(q->buf, q->buf + 1, q->len);
+			q->len--;
+		}
+		if (q->len)
+			j = json_parse(q->buf, q->len, &used);
+		if (used) {
+			bool reply = j && j->type == JSON_OBJECT && !json_get(j, "event");
+
+			json_free(j);
+			/* The caller keeps the reply: parse a copy it owns. */
+			j = reply ? json_parse_copy(q->buf, used) : NULL;
+			memmove(q->buf, q->buf + used, q->len - used + 1);
+			q->len -= used;
+			if (j)
+				return j;
+			continue;
+		}
+		n = recv(q->fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "the VMM closed its QMP connection");
+			return NULL;
+		}
+		q->buf = realloc(q->buf, q->len + n + 1);
+		if (!q->buf) {
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		memcpy(q->buf + q->len, chunk, n);
+		q->len += n;
+		q->buf[q->len] = '\0';
+	}
+}
+
+static int send_all(int fd, const char *s, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		s += n;
+		len -= n;
+	}
+	return 0;
+}
+
+struct json *qmp_run(struct qmp *q, const char *cmd, const char *args, char *err,
+		     size_t errlen)
+{
+	struct json *reply, *e;
+	char *msg;
+	int n;
+
+	n = asprintf(&msg, "{\"execute\": \"%s\"%s%s}\n", cmd, args ? ", \"arguments\": " : "",
+		     args ? args : "");
+	if (n < 0)
+		return NULL;
+	if (send_all(q->fd, msg, n)) {
+		free(msg);
+		snprintf(err, errlen, "cannot send to the VMM: %s", strerror(errno));
+		return NULL;
+	}
+	free(msg);
+	reply = read_reply(q, err, errlen);
+	if (!reply)
+		return NULL;
+	e = json_get(reply, "error");
+	if (e || !json_get(reply, "return")) {
+		const char *desc = json_str(e, "desc");
+
+		snprintf(err, errlen, "%s", desc ? desc : "malformed QMP reply");
+		json_free(reply);
+		return NULL;
+	}
+	return reply;
+}
+
+int qmp_open(struct qmp *q, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct json *j;
+
+	memset(q, 0, sizeof(*q));
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "QMP socket path too long");
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		snprintf(err, errlen, "cannot connect to QMP socket %s: %s", path, strerror(errno));
+		if (q->fd >= 0)
+			close(q->fd);
+		return -1;
+	}
+	j = read_reply(q, err, errlen);
+	if (!j || !json_get(j, "QMP")) {
+		json_free(j);
+		snprintf(err, errlen, "%s does not speak QMP", path);
+		qmp_close(q);
+		return -1;
+	}
+	json_free(j);
+	j = qmp_run(q, "qmp_capabilities", NULL, err, errlen);
+	if (!j) {
+		qmp_close(q);
+		return -1;
+	}
+	json_free(j);
+	return 0;
+}
+
+void qmp_close(struct qmp *q)
+{
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->buf);
+	q->buf = NULL;
+	q->fd = -1;
+}
