@@ -31,3 +31,51 @@ on_each() {
 }
 
 lmig_loaded() { [ -d /sys/module/lmig ]; }
+
+# lmvm VMs, by name: lmvm_start NAME ARGS... runs "lmvm run ARGS" with its
+# QMP socket at /tmp/NAME.qmp and its output in /tmp/NAME.log, and waits
+# until it answers. Every VM started so is killed when the test exits.
+lmvm_pids=()
+lmvm_cleanup() {
+	local p
+	for p in "${lmvm_pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+}
+trap lmvm_cleanup EXIT
+
+lmvm_start() {
+	local name=$1
+	shift
+	rm -f "/tmp/$name.qmp"
+	lmvm run "$@" --qmp "/tmp/$name.qmp" >"/tmp/$name.log" 2>&1 &
+	lmvm_pids+=($!)
+	eval "pid_$name=$!"
+	for _ in $(seq 100); do
+		[ -S "/tmp/$name.qmp" ] && qmp "/tmp/$name.qmp" query-status >/dev/null 2>&1 &&
+			return 0
+		kill -0 "${lmvm_pids[-1]}" 2>/dev/null || break
+		sleep 0.2
+	done
+	cat "/tmp/$name.log"
+	fail "lmvm $name did not come up"
+}
+
+# vmq NAME COMMAND [ARGUMENTS]: one QMP command to VM NAME; prints the result.
+vmq() {
+	local name=$1
+	shift
+	qmp "/tmp/$name.qmp" "$@"
+}
+
+# field JSON KEY: the value of KEY in a one-line JSON object (numbers, bools).
+field() {
+	printf '%s\n' "$1" | sed -n "s/.*\"$2\": *\"\{0,1\}\([^,\"}]*\).*/\1/p" | head -n1
+}
+
+# expect_ok WHAT JSON: a guest check result must say ok.
+expect_check_ok() {
+	[ "$(field "$2" ok)" = true ] || fail "$1: the guest check failed: $2"
+	note "$1: guest check ok, $(field "$2" pages-checked) pages verified, $(field "$2" writes) written"
+}
