@@ -81,6 +81,11 @@ static int map_slots(struct vm *vm)
 				(unsigned long long)(s->size / MIB), strerror(errno));
 			return -1;
 		}
+		/*
+		 * With transparent huge pages one scattered write would
+		 * populate 2 MiB; keep the cost of memory at what was touched.
+		 */
+		madvise(s->hva, s->size, MADV_NOHUGEPAGE);
 		r.userspace_addr = (uintptr_t)s->hva;
 		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			fprintf(stderr, "lmvm: KVM_SET_USER_MEMORY_REGION slot %d: %s\n", i,
