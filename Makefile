@@ -71,8 +71,8 @@ $(BIN)/qmp: tests/progs/qmp.c $(COMMON) tools/common/*.h | $(BIN)
 $(BIN)/lmvm-copy: tests/progs/lmvm-copy.c $(COMMON) tools/common/*.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< $(COMMON)
 
-$(BIN)/rig-exec: tests/rig/rig-exec.c | $(BIN)
-	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<
+$(BIN)/rig-exec: tests/rig/rig-exec.c tools/common/io.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $<
 
 $(BIN)/kvm-dirty-log: tests/progs/kvm-dirty-log.c tests/progs/tap.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $<

@@ -32,41 +32,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io.h"
+
 #define MAX_CMD (1 << 20)
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
 
 static int send_frame(int fd, char type, const void *data, uint32_t len)
 {
@@ -75,9 +43,9 @@ static int send_frame(int fd, char type, const void *data, uint32_t len)
 
 	hdr[0] = type;
 	memcpy(hdr + 1, &be, 4);
-	if (write_all(fd, hdr, sizeof(hdr)))
+	if (io_write_all(fd, hdr, sizeof(hdr)))
 		return -1;
-	return write_all(fd, data, len);
+	return io_write_all(fd, data, len);
 }
 
 /*
@@ -92,13 +60,13 @@ static void serve_one(int conn)
 	int pipefd[2], wstatus = 0, exited = 0;
 	pid_t pid;
 
-	if (read_all(conn, &len, 4))
+	if (io_read_all(conn, &len, 4))
 		return;
 	len = ntohl(len);
 	if (len > MAX_CMD)
 		return;
 	cmd = calloc(1, len + 1);
-	if (!cmd || read_all(conn, cmd, len))
+	if (!cmd || io_read_all(conn, cmd, len))
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC))
 		goto out;
@@ -234,26 +202,26 @@ static int run(const char *host, const char *port, int argc, char **argv)
 	}
 	len = strlen(cmd);
 	be = htonl(len);
-	if (write_all(fd, &be, 4) || write_all(fd, cmd, len))
+	if (io_write_all(fd, &be, 4) || io_write_all(fd, cmd, len))
 		return 125;
 
 	for (;;) {
 		unsigned char hdr[5];
 		uint32_t flen;
 
-		if (read_all(fd, hdr, 5)) {
+		if (io_read_all(fd, hdr, 5)) {
 			fprintf(stderr, "rig-exec: connection to %s lost\n", host);
 			return 125;
 		}
 		memcpy(&be, hdr + 1, 4);
 		flen = ntohl(be);
-		if (flen >= sizeof(buf) || read_all(fd, buf, flen))
+		if (flen >= sizeof(buf) || io_read_all(fd, buf, flen))
 			return 125;
 		if (hdr[0] == 'x') {
 			buf[flen] = '\0';
 			return atoi(buf);
 		}
-		if (write_all(1, buf, flen))
+		if (io_write_all(1, buf, flen))
 			return 125;
 	}
 }

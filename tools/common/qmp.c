@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "qmp.h"
 
 /* The next object from the server that is not an asynchronous event. */
@@ -56,21 +57,6 @@ static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 	}
 }
 
-static int send_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= n;
-	}
-	return 0;
-}
-
 struct json *qmp_run(struct qmp *q, const char *cmd, const char *args, char *err,
 		     size_t errlen)
 {
@@ -82,7 +68,7 @@ struct json *qmp_run(struct qmp *q, const char *cmd, const char *args, char *err
 		     args ? args : "");
 	if (n < 0)
 		return NULL;
-	if (send_all(q->fd, msg, n)) {
+	if (io_write_all(q->fd, msg, n)) {
 		free(msg);
 		snprintf(err, errlen, "cannot send to the VMM: %s", strerror(errno));
 		return NULL;

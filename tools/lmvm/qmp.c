@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "json.h"
 #include "lmvm.h"
 
@@ -230,21 +231,6 @@ static const struct {
 	{ "x-heartbeat-stats", cmd_heartbeat_stats },
 };
 
-static int send_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= n;
-	}
-	return 0;
-}
-
 static void dispatch(struct vm *vm, struct client *c, struct json *cmd, bool *quit)
 {
 	const char *name = json_str(cmd, "execute");
@@ -278,7 +264,7 @@ static void dispatch(struct vm *vm, struct client *c, struct json *cmd, bool *qu
 		     id ? id->raw : "");
 	free(r.buf);
 	if (n > 0) {
-		send_all(c->fd, line, n);
+		io_write_all(c->fd, line, n);
 		free(line);
 	}
 }
@@ -310,7 +296,7 @@ static int serve_client(struct vm *vm, struct client *c, bool *quit)
 			static const char bad[] =
 				"{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\r\n";
 
-			send_all(c->fd, bad, sizeof(bad) - 1);
+			io_write_all(c->fd, bad, sizeof(bad) - 1);
 		}
 		json_free(cmd);
 		memmove(c->in, c->in + used, c->len - used + 1);
@@ -368,7 +354,7 @@ int qmp_serve(struct vm *vm, const char *path, int stop_fd)
 			for (i = 0; fd >= 0 && i < MAX_CLIENTS; i++) {
 				if (clients[i].fd < 0) {
 					clients[i] = (struct client){ .fd = fd };
-					send_all(fd, greeting, sizeof(greeting) - 1);
+					io_write_all(fd, greeting, sizeof(greeting) - 1);
 					break;
 				}
 			}
