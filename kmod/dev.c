@@ -19,8 +19,8 @@
  * rules in the uapi header: smaller sizes read as zero-extended, larger
  * ones need a zero tail (E2BIG otherwise, from copy_struct_from_user).
  */
-static int copy_sized_from_user(void *dst, size_t ksize, size_t min_size,
-				const void __user *src)
+int lmig_copy_sized_from_user(void *dst, size_t ksize, size_t min_size,
+			      const void __user *src)
 {
 	u32 usize;
 
@@ -31,7 +31,7 @@ static int copy_sized_from_user(void *dst, size_t ksize, size_t min_size,
 	return copy_struct_from_user(dst, ksize, src, usize);
 }
 
-static int copy_sized_to_user(void __user *dst, const void *src, size_t ksize)
+int lmig_copy_sized_to_user(void __user *dst, const void *src, size_t ksize)
 {
 	u32 usize = *(const u32 *)src;
 
@@ -41,7 +41,7 @@ static int copy_sized_to_user(void __user *dst, const void *src, size_t ksize)
 /* An ioctl is its type, number and direction; the size field rules size. */
 #define IOC_IDENTITY(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
 
-static bool all_zero(const u64 *v, size_t n)
+bool lmig_all_zero(const u64 *v, size_t n)
 {
 	while (n--)
 		if (v[n])
@@ -55,10 +55,10 @@ static long ioctl_version(void __user *argp)
 	u32 usize;
 	int ret;
 
-	ret = copy_sized_from_user(&v, sizeof(v), LMIG_VERSION_SIZE_VER0, argp);
+	ret = lmig_copy_sized_from_user(&v, sizeof(v), LMIG_VERSION_SIZE_VER0, argp);
 	if (ret)
 		return ret;
-	if (!all_zero(v.reserved, ARRAY_SIZE(v.reserved)))
+	if (!lmig_all_zero(v.reserved, ARRAY_SIZE(v.reserved)))
 		return -EINVAL;
 
 	usize = v.size;
@@ -67,7 +67,7 @@ static long ioctl_version(void __user *argp)
 	v.major = LMIG_VERSION_MAJOR;
 	v.minor = LMIG_VERSION_MINOR;
 	v.features = LMIG_FEATURES_ALL;
-	return copy_sized_to_user(argp, &v, sizeof(v));
+	return lmig_copy_sized_to_user(argp, &v, sizeof(v));
 }
 
 static long lmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -82,6 +82,18 @@ static long lmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (IOC_IDENTITY(cmd)) {
 	case IOC_IDENTITY(LMIG_IOC_VERSION):
 		return ioctl_version(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_CREATE):
+		return lmig_ioctl_session_create(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_ATTACH_VM):
+		return lmig_ioctl_session_attach(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_STATUS):
+		return lmig_ioctl_session_status(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_LIST):
+		return lmig_ioctl_session_list(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_CANCEL):
+		return lmig_ioctl_session_cancel(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_REMOVE):
+		return lmig_ioctl_session_remove(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -104,6 +116,11 @@ static struct miscdevice lmig_misc = {
 int __init lmig_dev_init(void)
 {
 	BUILD_BUG_ON(sizeof(struct lmig_version) != LMIG_VERSION_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_create) != LMIG_SESSION_CREATE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_attach) != LMIG_SESSION_ATTACH_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_id) != LMIG_SESSION_ID_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_list) != LMIG_SESSION_LIST_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_status) != LMIG_STATUS_SIZE_VER0);
 	return misc_register(&lmig_misc);
 }
 

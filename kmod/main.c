@@ -23,7 +23,9 @@ static int __init lmig_init(void)
 
 static void __exit lmig_exit(void)
 {
+	/* No fd is open (each holds a module reference): no ioctl races this. */
 	lmig_dev_exit();
+	lmig_sessions_exit();
 	pr_debug("unloaded\n");
 }
 

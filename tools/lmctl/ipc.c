@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -15,6 +16,23 @@ int ipc_version(int fd, struct lmig_version *v)
 	memset(v, 0, sizeof(*v));
 	v->size = sizeof(*v);
 	return ioctl(fd, LMIG_IOC_VERSION, v) < 0 ? -errno : 0;
+}
+
+int ipc_status(int fd, __u32 id, struct lmig_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	st->id = id;
+	return ioctl(fd, LMIG_IOC_SESSION_STATUS, st) < 0 ? -errno : 0;
+}
+
+int ipc_list(int fd, __u32 *ids, __u32 cap)
+{
+	struct lmig_session_list l = {
+		.size = sizeof(l), .capacity = cap, .ids = (uintptr_t)ids,
+	};
+
+	return ioctl(fd, LMIG_IOC_SESSION_LIST, &l) < 0 ? -errno : (int)l.count;
 }
 
 int ipc_open(void)

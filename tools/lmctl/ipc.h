@@ -14,5 +14,8 @@
 int ipc_open(void);
 
 int ipc_version(int fd, struct lmig_version *v);
+int ipc_status(int fd, __u32 id, struct lmig_status *st);
+/* Fills ids with up to cap session ids; returns how many exist, or -errno. */
+int ipc_list(int fd, __u32 *ids, __u32 cap);
 
 #endif

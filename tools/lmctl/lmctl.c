@@ -13,6 +13,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "list", cmd_list, "list the sessions in the kernel, one line each" },
+	{ "status", cmd_status, "show a session's state and progress (all with no ID); --json" },
 	{ "version", cmd_version, "print lmctl's and the loaded module's interface version" },
 };
 

@@ -6,5 +6,7 @@
 
 /* One function per subcommand, each in its own file; argv[0] is its name. */
 int cmd_version(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 #endif

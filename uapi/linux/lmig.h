@@ -31,6 +31,48 @@
  *	Errors: EFAULT (bad pointer), EINVAL (size below LMIG_VERSION_SIZE_VER0
  *	or reserved non-zero), E2BIG (size larger than known with a non-zero
  *	tail), EPERM (no CAP_SYS_ADMIN).
+ *
+ * LMIG_IOC_SESSION_CREATE (struct lmig_session_create, read/write)
+ *	Creates a migration session, a kernel object that outlives the fd it
+ *	was created through, so that lmctl's commands are one-shot.
+ *	In: size, role (LMIG_ROLE_SOURCE or LMIG_ROLE_DESTINATION), flags
+ *	(zero), reserved (zero). Out: id, from 1 up.
+ *	Errors: EINVAL (unknown role, flags or non-zero reserved), ENOSPC
+ *	(LMIG_MAX_SESSIONS exist), ENOMEM, and the common ones.
+ *
+ * LMIG_IOC_SESSION_ATTACH_VM (struct lmig_session_attach, read/write)
+ *	Gives a session in state setup the KVM VM whose VM fd is vm_fd (a
+ *	VMM's VM file, obtained with pidfd_getfd()). The module keeps a
+ *	reference on the file and on the VMM's mm and reads the VM's memory
+ *	layout: every user memslot of every address space, read-only slots
+ *	excepted (ROM is never migrated). The VM must have at least one slot.
+ *	In: size, id, vm_fd, flags (zero), reserved (zero). Out: slots,
+ *	total_pages.
+ *	Errors: ENOENT (no such session), EBADF (vm_fd is not an open fd),
+ *	EINVAL (vm_fd is not a KVM VM, bad flags or reserved, or the VM has
+ *	no memory), EBUSY (a VM is already attached, or the session is past
+ *	setup), ESRCH (the VMM is exiting), E2BIG (more than LMIG_MAX_SLOTS
+ *	memslots).
+ *
+ * LMIG_IOC_SESSION_STATUS (struct lmig_status, read/write)
+ *	A session's state and progress. In: size, id. Out: the rest.
+ *	Errors: ENOENT, and the common ones.
+ *
+ * LMIG_IOC_SESSION_LIST (struct lmig_session_list, read/write)
+ *	The ids of all sessions. In: size, capacity, ids (a pointer to
+ *	capacity __u32s). Out: count, the number of sessions, of which the
+ *	first min(count, capacity) ids were written, in increasing order.
+ *	Errors: EFAULT, EINVAL, and the common ones.
+ *
+ * LMIG_IOC_SESSION_CANCEL (struct lmig_session_id, read/write)
+ *	Ends a session that has not finished: it becomes cancelled and lets
+ *	go of its VM; the source VM never notices. A finished session is
+ *	left as it is. In: size, id. Errors: ENOENT, and the common ones.
+ *
+ * LMIG_IOC_SESSION_REMOVE (struct lmig_session_id, read/write)
+ *	Forgets a session that has finished (completed, failed or
+ *	cancelled). In: size, id.
+ *	Errors: ENOENT, EBUSY (not finished: cancel it first).
  */
 #ifndef _UAPI_LINUX_LMIG_H
 #define _UAPI_LINUX_LMIG_H
@@ -41,7 +83,7 @@
 #define LMIG_DEVICE_NAME	"lmig"
 
 #define LMIG_VERSION_MAJOR	0
-#define LMIG_VERSION_MINOR	1
+#define LMIG_VERSION_MINOR	2
 
 /* Feature bits reported by LMIG_IOC_VERSION. None yet. */
 #define LMIG_FEATURES_ALL	0ULL
@@ -56,9 +98,101 @@ struct lmig_version {
 
 #define LMIG_VERSION_SIZE_VER0	64
 
+#define LMIG_MAX_SESSIONS	256
+#define LMIG_MAX_SLOTS		512
+
+enum lmig_role {
+	LMIG_ROLE_SOURCE = 1,
+	LMIG_ROLE_DESTINATION = 2,
+};
+
+enum lmig_state {
+	LMIG_STATE_SETUP = 0,		/* created; VM being attached */
+	LMIG_STATE_ACTIVE = 1,		/* moving memory */
+	LMIG_STATE_CONVERGED = 2,	/* the rest fits in the downtime limit */
+	LMIG_STATE_FINALIZING = 3,	/* the VM is paused; last round */
+	LMIG_STATE_COMPLETED = 4,	/* every page landed and was acknowledged */
+	LMIG_STATE_FAILED = 5,		/* error says why */
+	LMIG_STATE_CANCELLED = 6,
+};
+
+struct lmig_session_create {
+	__u32 size;		/* in: sizeof(struct lmig_session_create) */
+	__u32 role;		/* in: enum lmig_role */
+	__u32 flags;		/* in: zero */
+	__u32 id;		/* out */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_CREATE_SIZE_VER0	48
+
+struct lmig_session_attach {
+	__u32 size;		/* in: sizeof(struct lmig_session_attach) */
+	__u32 id;		/* in: session */
+	__s32 vm_fd;		/* in: a KVM VM file descriptor */
+	__u32 flags;		/* in: zero */
+	__u32 slots;		/* out: memslots that will be migrated */
+	__u32 pad;
+	__u64 total_pages;	/* out: pages in those memslots */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_ATTACH_SIZE_VER0	64
+
+struct lmig_session_id {
+	__u32 size;		/* in: sizeof(struct lmig_session_id) */
+	__u32 id;		/* in: session */
+	__u64 reserved[3];	/* in: zero */
+};
+
+#define LMIG_SESSION_ID_SIZE_VER0	32
+
+struct lmig_session_list {
+	__u32 size;		/* in: sizeof(struct lmig_session_list) */
+	__u32 capacity;		/* in: room at ids, in __u32s */
+	__u64 ids;		/* in: pointer to __u32[capacity] */
+	__u32 count;		/* out: number of sessions */
+	__u32 pad;
+	__u64 reserved[3];	/* in: zero */
+};
+
+#define LMIG_SESSION_LIST_SIZE_VER0	48
+
+/* Times in ms, rates per second; zero until the session measures them. */
+struct lmig_status {
+	__u32 size;		/* in: sizeof(struct lmig_status) */
+	__u32 id;		/* in: session */
+	__u32 role;		/* enum lmig_role */
+	__u32 state;		/* enum lmig_state */
+	__s32 error;		/* a negative errno once failed, else 0 */
+	__u32 slots;
+	__u64 total_pages;
+	__u64 transferred_pages;
+	__u64 transferred_bytes;
+	__u64 remaining_pages;
+	__u64 zero_pages;
+	__u64 rounds;
+	__u64 dirty_rate_pps;
+	__u64 throughput_mbps;
+	__u64 expected_downtime_ms;
+	__u64 downtime_ms;
+	__u64 setup_time_ms;
+	__u64 total_time_ms;
+	__u8 peer[64];		/* the peer's address, NUL-terminated */
+	__u64 reserved[9];	/* out: zero */
+};
+
+#define LMIG_STATUS_SIZE_VER0	256
+
 /* 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst. */
 #define LMIG_IOC_MAGIC		0xB9
 
 #define LMIG_IOC_VERSION	_IOWR(LMIG_IOC_MAGIC, 0x00, struct lmig_version)
+#define LMIG_IOC_SESSION_CREATE	_IOWR(LMIG_IOC_MAGIC, 0x01, struct lmig_session_create)
+#define LMIG_IOC_SESSION_ATTACH_VM _IOWR(LMIG_IOC_MAGIC, 0x02, struct lmig_session_attach)
+#define LMIG_IOC_SESSION_STATUS	_IOWR(LMIG_IOC_MAGIC, 0x03, struct lmig_status)
+#define LMIG_IOC_SESSION_LIST	_IOWR(LMIG_IOC_MAGIC, 0x04, struct lmig_session_list)
+#define LMIG_IOC_SESSION_CANCEL	_IOWR(LMIG_IOC_MAGIC, 0x05, struct lmig_session_id)
+#define LMIG_IOC_SESSION_REMOVE	_IOWR(LMIG_IOC_MAGIC, 0x06, struct lmig_session_id)
 
 #endif /* _UAPI_LINUX_LMIG_H */

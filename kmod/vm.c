@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The KVM VM a session migrates: taken from a VMM's VM fd, held by its
+ * file and its mm, and its memory layout read once from KVM's memslots.
+ * lmig reads the memslot list and nothing else of KVM's internals.
+ */
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+
+#include "compat.h"
+#include "lmig.h"
+
+static bool migrated(const struct kvm_memory_slot *ms)
+{
+	/* KVM's private slots (APIC page, TSS) are not guest RAM; ROM never changes. */
+	return ms->id < KVM_USER_MEM_SLOTS && !(ms->flags & KVM_MEM_READONLY);
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+	const struct lmig_slot *x = a, *y = b;
+
+	if (x->as_id != y->as_id)
+		return x->as_id < y->as_id ? -1 : 1;
+	if (x->base_gfn != y->base_gfn)
+		return x->base_gfn < y->base_gfn ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The memslots of every address space, from one SRCU snapshot each, so
+ * that counting and copying see the same list.
+ */
+static int read_layout(struct lmig_vm *vm)
+{
+	struct kvm_memslots *snap[KVM_MAX_NR_ADDRESS_SPACES];
+	struct kvm_memory_slot *ms;
+	struct kvm *kvm = vm->kvm;
+	u32 n = 0, as;
+	int idx, bkt, ret = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (as = 0; as < KVM_MAX_NR_ADDRESS_SPACES; as++) {
+		/* Address spaces a VM type does not use are never set up. */
+		snap[as] = __kvm_memslots(kvm, as);
+		if (!snap[as])
+			continue;
+		kvm_for_each_memslot(ms, bkt, snap[as])
+			n += migrated(ms);
+	}
+	if (!n) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (n > LMIG_MAX_SLOTS) {
+		ret = -E2BIG;
+		goto out;
+	}
+	vm->slots = kcalloc(n, sizeof(*vm->slots), GFP_KERNEL);
+	if (!vm->slots) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (as = 0; as < KVM_MAX_NR_ADDRESS_SPACES; as++) {
+		if (!snap[as])
+			continue;
+		kvm_for_each_memslot(ms, bkt, snap[as]) {
+			struct lmig_slot *s = &vm->slots[vm->nslots];
+
+			if (!migrated(ms))
+				continue;
+			s->as_id = as;
+			s->id = ms->id;
+			s->flags = ms->flags;
+			s->base_gfn = ms->base_gfn;
+			s->npages = ms->npages;
+			s->hva = ms->userspace_addr;
+			vm->total_pages += ms->npages;
+			vm->nslots++;
+		}
+	}
+	sort(vm->slots, vm->nslots, sizeof(*vm->slots), cmp_slot, NULL);
+out:
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
+struct lmig_vm *lmig_vm_attach(int fd)
+{
+	struct lmig_vm *vm;
+	struct file *file;
+	struct kvm *kvm;
+	int ret;
+
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (!file_is_kvm(file)) {
+		ret = -EINVAL;
+		goto out_fput;
+	}
+	kvm = file->private_data;
+	/* A VMM on its way out has no address space left to migrate. */
+	if (!mmget_not_zero(kvm->mm)) {
+		ret = -ESRCH;
+		goto out_fput;
+	}
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL);
+	if (!vm) {
+		ret = -ENOMEM;
+		goto out_mmput;
+	}
+	vm->file = file;
+	vm->kvm = kvm;
+	vm->mm = kvm->mm;
+	ret = read_layout(vm);
+	if (ret)
+		goto out_free;
+	pr_debug("attached a VM of %u slots, %llu pages\n", vm->nslots, vm->total_pages);
+	return vm;
+
+out_free:
+	kfree(vm->slots);
+	kfree(vm);
+out_mmput:
+	mmput(kvm->mm);
+out_fput:
+	fput(file);
+	return ERR_PTR(ret);
+}
+
+void lmig_vm_release(struct lmig_vm *vm)
+{
+	if (!vm)
+		return;
+	kfree(vm->slots);
+	mmput(vm->mm);
+	fput(vm->file);
+	kfree(vm);
+}
