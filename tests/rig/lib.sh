@@ -6,7 +6,7 @@ RIG_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$RIG_DIR/../.." && pwd)
 # Kernels, packages and initramfs images live outside the repository so that
 # a fresh clone reuses them and `git clean` never throws away 300 MB.
-CACHE=${LMIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmig}
+CACHE=${LMIG_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/lmig}
 BUILD=$REPO/build
 
 die() { echo "rig: $*" >&2; exit 1; }
