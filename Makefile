@@ -41,8 +41,9 @@ module:
 
 tools: $(TOOLS) $(TEST_PROGS)
 
-$(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h uapi/linux/lmig.h | $(BIN)
-	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^)
+$(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h tools/common/vmfd.c tools/common/vmfd.h \
+		uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $(filter %.c,$^)
 
 # lmvm's guest: freestanding 64-bit code linked at its guest-physical
 # address, turned into a flat binary that lmvm carries.

@@ -94,6 +94,8 @@ static long lmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return lmig_ioctl_session_cancel(argp);
 	case IOC_IDENTITY(LMIG_IOC_SESSION_REMOVE):
 		return lmig_ioctl_session_remove(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_START):
+		return lmig_ioctl_session_start(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -121,6 +123,7 @@ int __init lmig_dev_init(void)
 	BUILD_BUG_ON(sizeof(struct lmig_session_id) != LMIG_SESSION_ID_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct lmig_session_list) != LMIG_SESSION_LIST_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct lmig_status) != LMIG_STATUS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_start) != LMIG_SESSION_START_SIZE_VER0);
 	return misc_register(&lmig_misc);
 }
 

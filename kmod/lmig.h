@@ -9,12 +9,15 @@
 #include <linux/init.h>
 #include <linux/kref.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/lmig.h>
 
 struct file;
+struct harvest;
 struct kvm;
 struct mm_struct;
+struct task_struct;
 
 /* One memslot to migrate, as it was when the VM was attached. */
 struct lmig_slot {
@@ -42,10 +45,21 @@ struct lmig_session {
 	enum lmig_role role;
 	ktime_t created;
 
-	struct mutex lock;	/* state, error and vm */
+	struct mutex lock;	/* state, error, vm and the worker */
 	enum lmig_state state;
 	int error;
 	struct lmig_vm *vm;
+	struct task_struct *worker;
+	struct harvest *harvest;
+
+	/* What the worker measured; it never takes lock, only this. */
+	spinlock_t stats_lock;
+	struct {
+		u64 rounds;
+		u64 remaining_pages;
+		u64 dirty_rate_pps;
+	} stats;
+	long worker_error;	/* set when the worker stopped on an error */
 };
 
 /* dev.c */
@@ -63,7 +77,12 @@ long lmig_ioctl_session_status(void __user *argp);
 long lmig_ioctl_session_list(void __user *argp);
 long lmig_ioctl_session_cancel(void __user *argp);
 long lmig_ioctl_session_remove(void __user *argp);
+long lmig_ioctl_session_start(void __user *argp);
 void lmig_sessions_exit(void);
+
+/* harvest.c */
+int lmig_harvest_start(struct lmig_session *s, u32 interval_ms);
+void lmig_harvest_stop(struct lmig_session *s);
 
 /* vm.c */
 struct lmig_vm *lmig_vm_attach(int fd);

@@ -60,9 +60,23 @@ static void set_state(struct lmig_session *s, enum lmig_state state, int error)
 	s->state = state;
 	s->error = error;
 	if (finished(state)) {
+		lmig_harvest_stop(s);
 		lmig_vm_release(s->vm);
 		s->vm = NULL;
 	}
+}
+
+/* A worker that stopped on an error has failed its session. */
+static void check_worker(struct lmig_session *s)
+{
+	long err;
+
+	lockdep_assert_held(&s->lock);
+	spin_lock(&s->stats_lock);
+	err = s->worker_error;
+	spin_unlock(&s->stats_lock);
+	if (err && !finished(s->state))
+		set_state(s, LMIG_STATE_FAILED, err);
 }
 
 long lmig_ioctl_session_create(void __user *argp)
@@ -84,6 +98,7 @@ long lmig_ioctl_session_create(void __user *argp)
 		return -ENOMEM;
 	kref_init(&s->ref);
 	mutex_init(&s->lock);
+	spin_lock_init(&s->stats_lock);
 	s->role = c.role;
 	s->state = LMIG_STATE_SETUP;
 	s->created = ktime_get();
@@ -171,6 +186,7 @@ long lmig_ioctl_session_status(void __user *argp)
 	memset(&st, 0, sizeof(st));
 	st.size = usize;
 	mutex_lock(&s->lock);
+	check_worker(s);
 	st.id = s->id;
 	st.role = s->role;
 	st.state = s->state;
@@ -180,10 +196,52 @@ long lmig_ioctl_session_status(void __user *argp)
 		st.total_pages = s->vm->total_pages;
 		st.remaining_pages = s->vm->total_pages;
 	}
+	spin_lock(&s->stats_lock);
+	st.rounds = s->stats.rounds;
+	st.dirty_rate_pps = s->stats.dirty_rate_pps;
+	if (s->stats.rounds && s->vm)
+		st.remaining_pages = s->stats.remaining_pages;
+	spin_unlock(&s->stats_lock);
 	st.total_time_ms = ktime_ms_delta(ktime_get(), s->created);
 	mutex_unlock(&s->lock);
 	session_put(s);
 	return lmig_copy_sized_to_user(argp, &st, sizeof(st));
+}
+
+long lmig_ioctl_session_start(void __user *argp)
+{
+	struct lmig_session_start st;
+	struct lmig_session *s;
+	int ret;
+
+	ret = lmig_copy_sized_from_user(&st, sizeof(st), LMIG_SESSION_START_SIZE_VER0, argp);
+	if (ret)
+		return ret;
+	if ((st.flags & ~LMIG_START_MEASURE) ||
+	    !lmig_all_zero(st.reserved, ARRAY_SIZE(st.reserved)))
+		return -EINVAL;
+	if (st.interval_ms > LMIG_MAX_INTERVAL_MS)
+		return -EINVAL;
+	s = session_get(st.id);
+	if (!s)
+		return -ENOENT;
+
+	mutex_lock(&s->lock);
+	if (s->role != LMIG_ROLE_SOURCE || !s->vm) {
+		ret = -EINVAL;
+	} else if (s->state != LMIG_STATE_SETUP) {
+		ret = -EBUSY;
+	} else if (!(st.flags & LMIG_START_MEASURE)) {
+		/* Sending needs a peer, and no transport connects one yet. */
+		ret = -ENOTCONN;
+	} else {
+		ret = lmig_harvest_start(s, st.interval_ms ? st.interval_ms : 1000);
+		if (!ret)
+			set_state(s, LMIG_STATE_ACTIVE, 0);
+	}
+	mutex_unlock(&s->lock);
+	session_put(s);
+	return ret;
 }
 
 long lmig_ioctl_session_list(void __user *argp)

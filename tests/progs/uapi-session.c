@@ -3,9 +3,10 @@
  * uapi-session PID MEM_BYTES: sessions and attaching a VM, against the
  * running VMM PID (an lmvm of MEM_BYTES in two memslots). Needs lmig.ko.
  *
- * uapi-session --leave PID: creates a session, attaches PID's VM and exits
- * without cleaning up, so that the caller can kill the VMM or unload the
- * module under a live session. Prints the session id.
+ * uapi-session --leave PID [measure]: creates a session, attaches PID's VM
+ * (and starts measuring its dirty rate) and exits without cleaning up, so
+ * that the caller can kill the VMM or unload the module under a live
+ * session. Prints the session id.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -79,13 +80,17 @@ static int vm_fd(pid_t pid)
 	return fd;
 }
 
-static int leave(pid_t pid)
+static int leave(pid_t pid, int measure)
 {
+	struct lmig_session_start st = { .size = sizeof(st), .flags = LMIG_START_MEASURE };
 	struct lmig_session_attach a;
 	uint32_t id;
 
 	if (create(LMIG_ROLE_SOURCE, &id) || attach(id, vm_fd(pid), &a))
 		tap_bail("create and attach");
+	st.id = id;
+	if (measure && err_of(LMIG_IOC_SESSION_START, &st))
+		tap_bail("start measuring");
 	printf("%u\n", id);
 	return 0;
 }
@@ -102,16 +107,16 @@ int main(int argc, char **argv)
 	dev = open("/dev/lmig", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
 		tap_skip_all("/dev/lmig: %s: is lmig.ko loaded?", strerror(errno));
-	if (argc == 3 && !strcmp(argv[1], "--leave"))
-		return leave(atoi(argv[2]));
+	if (argc >= 3 && argc <= 4 && !strcmp(argv[1], "--leave"))
+		return leave(atoi(argv[2]), argc == 4 && !strcmp(argv[3], "measure"));
 	if (argc != 3) {
-		fprintf(stderr, "usage: uapi-session PID MEM_BYTES | --leave PID\n");
+		fprintf(stderr, "usage: uapi-session PID MEM_BYTES | --leave PID [measure]\n");
 		return 2;
 	}
 	mem = strtoull(argv[2], NULL, 0);
 	fd = vm_fd(atoi(argv[1]));
 	null = open("/dev/null", O_RDWR);
-	tap_plan(22);
+	tap_plan(27);
 
 	err = create(LMIG_ROLE_SOURCE, &id);
 	tap_ok(!err && id > 0, "create a source session: id %u", id);
@@ -149,9 +154,26 @@ int main(int argc, char **argv)
 	tap_ok(n && count >= 1, "the session is listed (%u in all)", count);
 	tap_ok(by_id(LMIG_IOC_SESSION_REMOVE, id) == EBUSY,
 	       "removing an unfinished session gets EBUSY");
+	{
+		struct lmig_session_start s = { .size = sizeof(s), .id = id };
+
+		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == ENOTCONN,
+		       "starting a migration with no peer gets ENOTCONN");
+		s.flags = 0x80;
+		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == EINVAL,
+		       "starting with unknown flags gets EINVAL");
+		s.flags = LMIG_START_MEASURE;
+		s.interval_ms = LMIG_MAX_INTERVAL_MS + 1;
+		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == EINVAL,
+		       "an interval above the limit gets EINVAL");
+		s.interval_ms = 100;
+		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == 0 && status(id, &st) == 0 &&
+		       st.state == LMIG_STATE_ACTIVE, "measuring: the session is active");
+		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == EBUSY, "starting twice gets EBUSY");
+	}
 	tap_ok(by_id(LMIG_IOC_SESSION_CANCEL, id) == 0 && status(id, &st) == 0 &&
 	       st.state == LMIG_STATE_CANCELLED && st.total_pages == 0,
-	       "cancel: the session is cancelled and has let go of the VM");
+	       "cancel: the session stops measuring and lets go of the VM");
 	tap_ok(by_id(LMIG_IOC_SESSION_CANCEL, id) == 0 && status(id, &st) == 0 &&
 	       st.state == LMIG_STATE_CANCELLED, "cancelling twice is harmless");
 	tap_ok(by_id(LMIG_IOC_SESSION_REMOVE, id) == 0 && status(id, &st) == ENOENT &&

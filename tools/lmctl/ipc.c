@@ -35,6 +35,51 @@ int ipc_list(int fd, __u32 *ids, __u32 cap)
 	return ioctl(fd, LMIG_IOC_SESSION_LIST, &l) < 0 ? -errno : (int)l.count;
 }
 
+int ipc_session_create(int fd, __u32 role, __u32 *id)
+{
+	struct lmig_session_create c = { .size = sizeof(c), .role = role };
+
+	if (ioctl(fd, LMIG_IOC_SESSION_CREATE, &c) < 0)
+		return -errno;
+	*id = c.id;
+	return 0;
+}
+
+int ipc_session_attach(int fd, __u32 id, int vm_fd, char *err, size_t errlen)
+{
+	struct lmig_session_attach a = { .size = sizeof(a), .id = id, .vm_fd = vm_fd };
+
+	if (ioctl(fd, LMIG_IOC_SESSION_ATTACH_VM, &a) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot attach the VM: %s", strerror(errno));
+	if (errno == EINVAL)
+		snprintf(err, errlen, "that fd is not a KVM VM, or the VM has no memory");
+	else if (errno == ESRCH)
+		snprintf(err, errlen, "the VMM is exiting");
+	return -1;
+}
+
+int ipc_session_measure(int fd, __u32 id, __u32 interval_ms, char *err, size_t errlen)
+{
+	struct lmig_session_start s = {
+		.size = sizeof(s), .id = id, .flags = LMIG_START_MEASURE,
+		.interval_ms = interval_ms,
+	};
+
+	if (ioctl(fd, LMIG_IOC_SESSION_START, &s) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot start measuring: %s", strerror(errno));
+	return -1;
+}
+
+void ipc_session_end(int fd, __u32 id)
+{
+	struct lmig_session_id s = { .size = sizeof(s), .id = id };
+
+	ioctl(fd, LMIG_IOC_SESSION_CANCEL, &s);
+	ioctl(fd, LMIG_IOC_SESSION_REMOVE, &s);
+}
+
 int ipc_open(void)
 {
 	struct lmig_version v;

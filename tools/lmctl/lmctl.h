@@ -8,5 +8,6 @@
 int cmd_version(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_dirty_rate(int argc, char **argv);
 
 #endif

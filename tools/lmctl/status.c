@@ -73,6 +73,8 @@ static void print_human(const struct lmig_status *st)
 	if (st->total_pages)
 		printf("  progress:    %u %%, %llu pages left, round %llu\n", percent(st),
 		       (unsigned long long)st->remaining_pages, (unsigned long long)st->rounds);
+	if (st->dirty_rate_pps)
+		printf("  dirty rate:  %llu pages/s\n", (unsigned long long)st->dirty_rate_pps);
 	printf("  time:        %llu ms\n", (unsigned long long)st->total_time_ms);
 }
 

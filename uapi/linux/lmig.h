@@ -69,6 +69,19 @@
  *	go of its VM; the source VM never notices. A finished session is
  *	left as it is. In: size, id. Errors: ENOENT, and the common ones.
  *
+ * LMIG_IOC_SESSION_START (struct lmig_session_start, read/write)
+ *	Starts a source session that has a VM attached. With
+ *	LMIG_START_MEASURE, it sends nothing: a worker harvests the VM's
+ *	dirty log every interval_ms (0: 1000) and the session's status
+ *	reports rounds, the pages found dirty in the last round
+ *	(remaining_pages) and dirty_rate_pps, until it is cancelled. Slots
+ *	the VMM did not log get dirty logging until then.
+ *	In: size, id, flags, interval_ms, reserved (zero).
+ *	Errors: ENOENT, EINVAL (unknown flags, non-zero reserved, interval
+ *	above LMIG_MAX_INTERVAL_MS, a destination session or no VM), EBUSY
+ *	(not in setup), ENOTCONN (no peer to send to: without
+ *	LMIG_START_MEASURE a session needs one).
+ *
  * LMIG_IOC_SESSION_REMOVE (struct lmig_session_id, read/write)
  *	Forgets a session that has finished (completed, failed or
  *	cancelled). In: size, id.
@@ -77,6 +90,7 @@
 #ifndef _UAPI_LINUX_LMIG_H
 #define _UAPI_LINUX_LMIG_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -147,6 +161,19 @@ struct lmig_session_id {
 
 #define LMIG_SESSION_ID_SIZE_VER0	32
 
+#define LMIG_START_MEASURE	_BITUL(0)	/* harvest and count, send nothing */
+#define LMIG_MAX_INTERVAL_MS	60000
+
+struct lmig_session_start {
+	__u32 size;		/* in: sizeof(struct lmig_session_start) */
+	__u32 id;		/* in: session */
+	__u32 flags;		/* in: LMIG_START_* */
+	__u32 interval_ms;	/* in: LMIG_START_MEASURE: time between harvests */
+	__u64 reserved[6];	/* in: zero */
+};
+
+#define LMIG_SESSION_START_SIZE_VER0	64
+
 struct lmig_session_list {
 	__u32 size;		/* in: sizeof(struct lmig_session_list) */
 	__u32 capacity;		/* in: room at ids, in __u32s */
@@ -194,5 +221,6 @@ struct lmig_status {
 #define LMIG_IOC_SESSION_LIST	_IOWR(LMIG_IOC_MAGIC, 0x04, struct lmig_session_list)
 #define LMIG_IOC_SESSION_CANCEL	_IOWR(LMIG_IOC_MAGIC, 0x05, struct lmig_session_id)
 #define LMIG_IOC_SESSION_REMOVE	_IOWR(LMIG_IOC_MAGIC, 0x06, struct lmig_session_id)
+#define LMIG_IOC_SESSION_START	_IOWR(LMIG_IOC_MAGIC, 0x07, struct lmig_session_start)
 
 #endif /* _UAPI_LINUX_LMIG_H */
