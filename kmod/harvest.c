@@ -5,10 +5,17 @@
  * The worker adopts the VMM's mm (kthread_use_mm), so that current->mm is
  * kvm->mm and KVM's own VM ioctls accept it. Their arguments are user
  * pointers, so it maps a scratch area in that mm for them. It then calls
- * KVM_GET_DIRTY_LOG, and KVM_CLEAR_DIRTY_LOG when the VM uses manual
- * protect, through the VM file's own ioctl: KVM keeps its locking and
- * re-arms write protection itself. Slots the VMM did not log get dirty
- * logging for the session's life and their flags back afterwards.
+ * KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG through the VM file's own
+ * ioctl: KVM keeps its locking and re-arms write protection itself. Slots
+ * the VMM did not log get dirty logging for the session's life and their
+ * flags back afterwards.
+ *
+ * It clears whether or not the VMM enabled manual protect, which lmig
+ * cannot see without reading KVM's internals. With manual protect, CLEAR
+ * is what re-protects the pages GET reported; without it GET already did,
+ * and CLEAR re-protects only those written again since, whose content
+ * anyone reading a page after CLEAR sees anyway. So "GET, CLEAR, then
+ * read the pages" is right either way.
  *
  * The worker never takes the session's lock: cancel holds it while it
  * stops the worker. Counters go through the session's stats lock.
@@ -33,7 +40,6 @@ struct harvest {
 	unsigned long scratch;		/* user address in the VMM's mm */
 	size_t scratch_len;
 	unsigned long *chunk;		/* kernel copy of a piece of a bitmap */
-	bool manual;			/* the VM uses KVM_CLEAR_DIRTY_LOG */
 	bool *enabled;			/* slots this worker turned logging on for */
 	u32 interval_ms;
 };
@@ -84,10 +90,18 @@ static long harvest_slot(struct harvest *h, const struct lmig_slot *s, u64 *dirt
 		.slot = kvm_slot(s),
 		.dirty_bitmap = (void __user *)bitmap_uaddr(h),
 	};
+	struct kvm_clear_dirty_log clear = {
+		.slot = kvm_slot(s),
+		.first_page = 0,
+		.num_pages = s->npages,
+		.dirty_bitmap = (void __user *)bitmap_uaddr(h),
+	};
 	size_t len = bitmap_bytes(s), off;
 	long ret;
 
 	ret = vm_ioctl(h, KVM_GET_DIRTY_LOG, &log, sizeof(log));
+	if (!ret)
+		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
 	if (ret)
 		return ret;
 	for (off = 0; off < len; off += CHUNK_BYTES) {
@@ -97,17 +111,7 @@ static long harvest_slot(struct harvest *h, const struct lmig_slot *s, u64 *dirt
 			return -EFAULT;
 		*dirty += bitmap_weight(h->chunk, n * BITS_PER_BYTE);
 	}
-	if (h->manual) {
-		struct kvm_clear_dirty_log clear = {
-			.slot = kvm_slot(s),
-			.first_page = 0,
-			.num_pages = s->npages,
-			.dirty_bitmap = (void __user *)bitmap_uaddr(h),
-		};
-
-		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
-	}
-	return ret;
+	return 0;
 }
 
 static long harvest_all(struct harvest *h, u64 *dirty)
@@ -122,22 +126,6 @@ static long harvest_all(struct harvest *h, u64 *dirty)
 			return ret;
 	}
 	return 0;
-}
-
-/*
- * Manual protect shows in KVM_CLEAR_DIRTY_LOG itself: without it KVM
- * refuses the call, with it clearing nothing is harmless.
- */
-static bool uses_manual_protect(struct harvest *h)
-{
-	const struct lmig_slot *s = &h->vm->slots[0];
-	struct kvm_clear_dirty_log clear = {
-		.slot = kvm_slot(s),
-		.num_pages = 0,
-		.dirty_bitmap = (void __user *)bitmap_uaddr(h),
-	};
-
-	return vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear)) == 0;
 }
 
 static long enable_logging(struct harvest *h)
@@ -199,7 +187,6 @@ static int harvest_thread(void *arg)
 		h->scratch = 0;
 		goto out;
 	}
-	h->manual = uses_manual_protect(h);
 	ret = enable_logging(h);
 	if (ret)
 		goto out_restore;
