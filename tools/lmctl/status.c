@@ -123,6 +123,18 @@ static int show(int fd, __u32 id, int json, int first)
 	return 0;
 }
 
+/* All session ids, or -1 after saying why not. */
+static int list_ids(int fd, __u32 ids[LMIG_MAX_SESSIONS])
+{
+	int n = ipc_list(fd, ids, LMIG_MAX_SESSIONS);
+
+	if (n < 0) {
+		fprintf(stderr, "lmctl: cannot list sessions: %s\n", strerror(-n));
+		return -1;
+	}
+	return n < LMIG_MAX_SESSIONS ? n : LMIG_MAX_SESSIONS;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	__u32 ids[LMIG_MAX_SESSIONS];
@@ -143,15 +155,14 @@ int cmd_status(int argc, char **argv)
 		close(fd);
 		return ret ? 1 : 0;
 	}
-	n = ipc_list(fd, ids, LMIG_MAX_SESSIONS);
+	n = list_ids(fd, ids);
 	if (n < 0) {
-		fprintf(stderr, "lmctl: cannot list sessions: %s\n", strerror(-n));
 		close(fd);
 		return 1;
 	}
 	if (json)
 		printf("[");
-	for (i = 0; i < n && i < LMIG_MAX_SESSIONS; i++) {
+	for (i = 0; i < n; i++) {
 		/* A session removed since the list was taken is skipped. */
 		int r = show(fd, ids[i], json, !shown);
 
@@ -180,15 +191,14 @@ int cmd_list(int argc, char **argv)
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;
-	n = ipc_list(fd, ids, LMIG_MAX_SESSIONS);
+	n = list_ids(fd, ids);
 	if (n < 0) {
-		fprintf(stderr, "lmctl: cannot list sessions: %s\n", strerror(-n));
 		close(fd);
 		return 1;
 	}
 	if (n)
 		printf("%-4s %-12s %-11s %9s %s\n", "ID", "ROLE", "STATE", "PROGRESS", "PEER");
-	for (i = 0; i < n && i < LMIG_MAX_SESSIONS; i++) {
+	for (i = 0; i < n; i++) {
 		struct lmig_status st;
 
 		if (ipc_status(fd, ids[i], &st))
