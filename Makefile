@@ -27,7 +27,7 @@ TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 
 TOOLS := $(BIN)/lmctl $(BIN)/lmvm
 TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qmp \
-	$(BIN)/lmvm-copy $(BIN)/uapi-session
+	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz
 COMMON := tools/common/json.c tools/common/qmp.c
 
 .PHONY: all module tools deps check demo style install dkms-install clean rig-build
@@ -69,6 +69,10 @@ $(BIN)/lmvm: $(LMVM_SRC) tools/lmvm/*.h tools/common/*.h tools/lmvm/guest/abi.h 
 $(BIN)/uapi-session: tests/progs/uapi-session.c tests/progs/tap.h tools/common/vmfd.c \
 		tools/common/vmfd.h uapi/linux/lmig.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< tools/common/vmfd.c
+
+$(BIN)/uapi-fuzz: tests/progs/uapi-fuzz.c tests/progs/tap.h tools/common/vmfd.c \
+		tools/common/vmfd.h uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -pthread -o $@ $< tools/common/vmfd.c
 
 $(BIN)/qmp: tests/progs/qmp.c $(COMMON) tools/common/*.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< $(COMMON)

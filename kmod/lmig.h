@@ -8,6 +8,7 @@
 
 #include <linux/init.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -31,6 +32,7 @@ struct lmig_slot {
 
 /* A KVM VM held by a session: its file, its struct kvm, the VMM's mm. */
 struct lmig_vm {
+	struct list_head node;		/* in the list of attached VMs */
 	struct file *file;
 	struct kvm *kvm;
 	struct mm_struct *mm;

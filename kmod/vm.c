@@ -13,6 +13,13 @@
 #include "compat.h"
 #include "lmig.h"
 
+/*
+ * Every VM held by a session. A VM belongs to one session at a time: two
+ * would fight over its dirty log, each harvest stealing the other's pages.
+ */
+static LIST_HEAD(attached);
+static DEFINE_MUTEX(attached_lock);
+
 static bool migrated(const struct kvm_memory_slot *ms)
 {
 	/* KVM's private slots (APIC page, TSS) are not guest RAM; ROM never changes. */
@@ -90,7 +97,7 @@ out:
 
 struct lmig_vm *lmig_vm_attach(int fd)
 {
-	struct lmig_vm *vm;
+	struct lmig_vm *vm, *other;
 	struct file *file;
 	struct kvm *kvm;
 	int ret;
@@ -119,6 +126,19 @@ struct lmig_vm *lmig_vm_attach(int fd)
 	ret = read_layout(vm);
 	if (ret)
 		goto out_free;
+
+	mutex_lock(&attached_lock);
+	list_for_each_entry(other, &attached, node) {
+		if (other->kvm == kvm) {
+			ret = -EBUSY;
+			break;
+		}
+	}
+	if (!ret)
+		list_add(&vm->node, &attached);
+	mutex_unlock(&attached_lock);
+	if (ret)
+		goto out_free;
 	pr_debug("attached a VM of %u slots, %llu pages\n", vm->nslots, vm->total_pages);
 	return vm;
 
@@ -136,6 +156,9 @@ void lmig_vm_release(struct lmig_vm *vm)
 {
 	if (!vm)
 		return;
+	mutex_lock(&attached_lock);
+	list_del(&vm->node);
+	mutex_unlock(&attached_lock);
 	kfree(vm->slots);
 	mmput(vm->mm);
 	fput(vm->file);

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	mem = strtoull(argv[2], NULL, 0);
 	fd = vm_fd(atoi(argv[1]));
 	null = open("/dev/null", O_RDWR);
-	tap_plan(27);
+	tap_plan(28);
 
 	err = create(LMIG_ROLE_SOURCE, &id);
 	tap_ok(!err && id > 0, "create a source session: id %u", id);
@@ -146,6 +146,10 @@ int main(int argc, char **argv)
 	       "attaching the VMM's VM: %u slots, %llu pages (err %d)", a.slots,
 	       (unsigned long long)a.total_pages, err);
 	tap_ok(attach(id, fd, &a) == EBUSY, "attaching a second VM gets EBUSY");
+	tap_ok(create(LMIG_ROLE_SOURCE, &other) == 0 && attach(other, fd, &a) == EBUSY &&
+	       by_id(LMIG_IOC_SESSION_CANCEL, other) == 0 &&
+	       by_id(LMIG_IOC_SESSION_REMOVE, other) == 0,
+	       "a VM in one session cannot join another (EBUSY)");
 	tap_ok(status(id, &st) == 0 && st.slots == 2 && st.total_pages == mem / 4096 &&
 	       st.remaining_pages == st.total_pages,
 	       "status reports the VM's layout");

@@ -50,9 +50,9 @@
  *	total_pages.
  *	Errors: ENOENT (no such session), EBADF (vm_fd is not an open fd),
  *	EINVAL (vm_fd is not a KVM VM, bad flags or reserved, or the VM has
- *	no memory), EBUSY (a VM is already attached, or the session is past
- *	setup), ESRCH (the VMM is exiting), E2BIG (more than LMIG_MAX_SLOTS
- *	memslots).
+ *	no memory), EBUSY (a VM is already attached, the session is past
+ *	setup, or the VM belongs to another session), ESRCH (the VMM is
+ *	exiting), E2BIG (more than LMIG_MAX_SLOTS memslots).
  *
  * LMIG_IOC_SESSION_STATUS (struct lmig_status, read/write)
  *	A session's state and progress. In: size, id. Out: the rest.
