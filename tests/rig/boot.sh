@@ -145,7 +145,7 @@ while :; do
 	for r in "${roles[@]}"; do
 		kill -0 "${pid[$r]}" 2>/dev/null && alive=1
 	done
-	if [ -f "$out/host-a/ready" ] && [ ! -f "$out/.ready-shown" ]; then
+	if [ -s "$out/host-a/ready" ] && [ ! -f "$out/.ready-shown" ]; then
 		touch "$out/.ready-shown"
 		say "$kernel/$topology: host A ready $(($(cat "$out/host-a/ready") - start)) s after start"
 	fi

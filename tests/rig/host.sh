@@ -62,7 +62,8 @@ done
 rdma link show
 ip -brief addr
 
-date +%s >"$OUT/ready"
+# Written whole, then renamed: the build machine polls for it.
+date +%s >"$OUT/ready.tmp" && mv "$OUT/ready.tmp" "$OUT/ready"
 if [ "$RIG_ROLE" = b ]; then
 	rig-exec serve "$RIG_EXEC_PORT"
 else
