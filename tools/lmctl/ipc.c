@@ -72,12 +72,17 @@ int ipc_session_measure(int fd, __u32 id, __u32 interval_ms, char *err, size_t e
 	return -1;
 }
 
+int ipc_session_cmd(int fd, unsigned long cmd, struct lmig_session_id *s)
+{
+	return ioctl(fd, cmd, s) < 0 ? -1 : 0;
+}
+
 void ipc_session_end(int fd, __u32 id)
 {
 	struct lmig_session_id s = { .size = sizeof(s), .id = id };
 
-	ioctl(fd, LMIG_IOC_SESSION_CANCEL, &s);
-	ioctl(fd, LMIG_IOC_SESSION_REMOVE, &s);
+	ipc_session_cmd(fd, LMIG_IOC_SESSION_CANCEL, &s);
+	ipc_session_cmd(fd, LMIG_IOC_SESSION_REMOVE, &s);
 }
 
 int ipc_open(void)

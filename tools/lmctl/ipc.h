@@ -23,6 +23,8 @@ int ipc_session_create(int fd, __u32 role, __u32 *id);
 /* These two explain a failure in err, for the operator. */
 int ipc_session_attach(int fd, __u32 id, int vm_fd, char *err, size_t errlen);
 int ipc_session_measure(int fd, __u32 id, __u32 interval_ms, char *err, size_t errlen);
+/* LMIG_IOC_SESSION_CANCEL or _REMOVE; -1 with errno set on failure. */
+int ipc_session_cmd(int fd, unsigned long cmd, struct lmig_session_id *s);
 /* Cancels and removes a session; errors are of no use to the caller. */
 void ipc_session_end(int fd, __u32 id);
 

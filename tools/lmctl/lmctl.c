@@ -13,8 +13,10 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "cancel", cmd_cancel, "end a session that has not finished; the source VM runs on" },
 	{ "dirty-rate", cmd_dirty_rate, "measure how fast a running VM dirties its memory" },
 	{ "list", cmd_list, "list the sessions in the kernel, one line each" },
+	{ "remove", cmd_remove, "forget a finished (completed, failed, cancelled) session" },
 	{ "status", cmd_status, "show a session's state and progress (all with no ID); --json" },
 	{ "version", cmd_version, "print lmctl's and the loaded module's interface version" },
 };

@@ -9,5 +9,7 @@ int cmd_version(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_dirty_rate(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
 
 #endif

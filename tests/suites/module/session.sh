@@ -31,6 +31,16 @@ note "session $live holds a running VM"
 lmctl list
 lmctl status
 
+# lmctl ends and forgets sessions by id, and says what to do when it cannot.
+extra=$(uapi-session --leave "$pid_live" 2>&1) && fail "a VM joined a second session"
+! lmctl remove "$live" 2>/tmp/err || fail "removed an unfinished session"
+grep -q "lmctl cancel $live" /tmp/err || fail "unclear error: $(cat /tmp/err)"
+lmctl cancel "$gone"
+[ "$(field "$(lmctl status "$gone" --json)" state)" = cancelled ] || fail "not cancelled"
+lmctl remove "$gone"
+! lmctl status "$gone" 2>/dev/null || fail "session $gone is still there"
+! lmctl cancel 0 2>/dev/null || fail "took 0 as a session id"
+
 # Unloading cancels and frees both; the running guest goes on unharmed.
 rmmod lmig || fail "rmmod refused with idle sessions"
 ! lmig_loaded || fail "lmig is still loaded"
