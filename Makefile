@@ -41,7 +41,8 @@ module:
 
 tools: $(TOOLS) $(TEST_PROGS)
 
-$(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h tools/common/vmfd.c tools/common/vmfd.h \
+LMCTL_COMMON := tools/common/vmfd.c tools/common/qmp.c tools/common/json.c tools/common/size.c
+$(BIN)/lmctl: tools/lmctl/*.c tools/lmctl/*.h $(LMCTL_COMMON) tools/common/*.h \
 		uapi/linux/lmig.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $(filter %.c,$^)
 

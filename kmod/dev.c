@@ -96,6 +96,14 @@ static long lmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return lmig_ioctl_session_remove(argp);
 	case IOC_IDENTITY(LMIG_IOC_SESSION_START):
 		return lmig_ioctl_session_start(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_LISTEN):
+		return lmig_ioctl_session_listen(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_CONNECT):
+		return lmig_ioctl_session_connect(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_FINALIZE):
+		return lmig_ioctl_session_finalize(argp);
+	case IOC_IDENTITY(LMIG_IOC_SESSION_WAIT):
+		return lmig_ioctl_session_wait(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -122,7 +130,12 @@ int __init lmig_dev_init(void)
 	BUILD_BUG_ON(sizeof(struct lmig_session_attach) != LMIG_SESSION_ATTACH_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct lmig_session_id) != LMIG_SESSION_ID_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct lmig_session_list) != LMIG_SESSION_LIST_SIZE_VER0);
-	BUILD_BUG_ON(sizeof(struct lmig_status) != LMIG_STATUS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_status) != LMIG_STATUS_SIZE_VER1);
+	BUILD_BUG_ON(offsetof(struct lmig_status, message) != LMIG_STATUS_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_listen) != LMIG_SESSION_LISTEN_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_connect) != LMIG_SESSION_CONNECT_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_finalize) != LMIG_SESSION_FINALIZE_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct lmig_session_wait) != LMIG_SESSION_WAIT_SIZE_VER0);
 	BUILD_BUG_ON(sizeof(struct lmig_session_start) != LMIG_SESSION_START_SIZE_VER0);
 	return misc_register(&lmig_misc);
 }

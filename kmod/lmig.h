@@ -6,16 +6,18 @@
 #ifndef _LMIG_H
 #define _LMIG_H
 
+#include <linux/completion.h>
 #include <linux/init.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/lmig.h>
 
 struct file;
-struct harvest;
+struct sockaddr;
 struct kvm;
 struct mm_struct;
 struct task_struct;
@@ -41,6 +43,37 @@ struct lmig_vm {
 	struct lmig_slot *slots;	/* sorted by address space, then gpa */
 };
 
+/* What a session's worker reports; it never takes the session's lock. */
+struct lmig_stats {
+	enum lmig_state phase;	/* the worker's view, once it has one */
+	bool done;		/* completed or failed: nothing more to do */
+	long error;		/* negative errno when it failed */
+	u64 rounds;
+	u64 remaining_pages;
+	u64 dirty_rate_pps;
+	u64 transferred_pages;
+	u64 transferred_bytes;
+	u64 zero_pages;
+	u64 throughput_mbps;
+	u64 expected_downtime_ms;
+	u64 downtime_ms;
+	u64 setup_time_ms;
+	u64 total_time_ms;	/* frozen when done */
+	char peer[64];
+	char message[128];
+	bool message_is_note;
+};
+
+/* What an ioctl asks of a running worker, under stats_lock too. */
+struct lmig_request {
+	bool go;		/* START */
+	u32 downtime_limit_ms;
+	u64 max_bandwidth;
+	bool finalize;		/* FINALIZE: blob is handed over with it */
+	void *blob;
+	u32 blob_len;
+};
+
 struct lmig_session {
 	struct kref ref;
 	u32 id;
@@ -52,16 +85,18 @@ struct lmig_session {
 	int error;
 	struct lmig_vm *vm;
 	struct task_struct *worker;
-	struct harvest *harvest;
+	void *work;				/* the worker's own state */
+	void (*work_free)(void *work);		/* after the worker stopped */
 
-	/* What the worker measured; it never takes lock, only this. */
-	spinlock_t stats_lock;
-	struct {
-		u64 rounds;
-		u64 remaining_pages;
-		u64 dirty_rate_pps;
-	} stats;
-	long worker_error;	/* set when the worker stopped on an error */
+	struct completion handshake;	/* source: connected, or failed */
+	int handshake_error;
+	wait_queue_head_t done_wq;	/* stats.done or a finished state */
+
+	spinlock_t stats_lock;		/* stats, req, blob */
+	struct lmig_stats stats;
+	struct lmig_request req;
+	void *blob;		/* destination: the VMM state received */
+	u32 blob_len;
 };
 
 /* dev.c */
@@ -80,11 +115,51 @@ long lmig_ioctl_session_list(void __user *argp);
 long lmig_ioctl_session_cancel(void __user *argp);
 long lmig_ioctl_session_remove(void __user *argp);
 long lmig_ioctl_session_start(void __user *argp);
+long lmig_ioctl_session_listen(void __user *argp);
+long lmig_ioctl_session_connect(void __user *argp);
+long lmig_ioctl_session_finalize(void __user *argp);
+long lmig_ioctl_session_wait(void __user *argp);
 void lmig_sessions_exit(void);
 
+/* session.c, for workers */
+void lmig_worker_phase(struct lmig_session *s, enum lmig_state phase);
+__printf(3, 4)
+void lmig_worker_fail(struct lmig_session *s, long err, const char *fmt, ...);
+/* Why something failed or waits; a note is progress, replaced on failure. */
+__printf(2, 3)
+void lmig_worker_message(struct lmig_session *s, const char *fmt, ...);
+__printf(2, 3)
+void lmig_worker_note(struct lmig_session *s, const char *fmt, ...);
+void lmig_worker_failed(struct lmig_session *s, long err);
+void lmig_worker_complete(struct lmig_session *s);
+/* Parks a worker that has nothing left to do until kthread_stop(). */
+void lmig_worker_park(void);
+int lmig_worker_run(struct lmig_session *s, int (*fn)(void *), void *work,
+		    void (*work_free)(void *), const char *what);
+
 /* harvest.c */
-int lmig_harvest_start(struct lmig_session *s, u32 interval_ms);
-void lmig_harvest_stop(struct lmig_session *s);
+struct lmig_harvest;
+struct lmig_harvest *lmig_harvest_alloc(struct lmig_vm *vm, u32 session);
+void lmig_harvest_free(struct lmig_harvest *h);
+long lmig_harvest_begin(struct lmig_harvest *h);
+void lmig_harvest_end(struct lmig_harvest *h);
+long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty);
+const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 slot);
+
+/* measure.c */
+int lmig_measure_start(struct lmig_session *s, u32 interval_ms);
+
+/* source.c */
+int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
+			const u8 *token, unsigned long timeout);
+
+/* dest.c */
+int lmig_dest_listen(struct lmig_session *s, struct sockaddr *src, u8 *token);
+
+/* auth.c */
+int lmig_auth_mac(const u8 *token, const u8 *nonce, const void *hello, u32 hello_len,
+		  u8 *mac);
+bool lmig_auth_equal(const u8 *a, const u8 *b);
 
 /* vm.c */
 struct lmig_vm *lmig_vm_attach(int fd);

@@ -11,7 +11,11 @@
  */
 #include <linux/err.h>
 #include <linux/idr.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -31,6 +35,8 @@ static void session_release(struct kref *ref)
 	struct lmig_session *s = container_of(ref, struct lmig_session, ref);
 
 	lmig_vm_release(s->vm);
+	kvfree(s->req.blob);
+	kvfree(s->blob);
 	mutex_destroy(&s->lock);
 	kfree(s);
 }
@@ -52,6 +58,22 @@ static struct lmig_session *session_get(u32 id)
 	return s;
 }
 
+static void worker_stop(struct lmig_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->worker)
+		return;
+	kthread_stop(s->worker);
+	s->worker = NULL;
+	/* A worker stopped before it ran never answered its CONNECT. */
+	if (!completion_done(&s->handshake)) {
+		s->handshake_error = -ECANCELED;
+		complete_all(&s->handshake);
+	}
+	s->work_free(s->work);
+	s->work = NULL;
+}
+
 /* The state changes in one place, so that a trace of them is one line. */
 static void set_state(struct lmig_session *s, enum lmig_state state, int error)
 {
@@ -60,23 +82,179 @@ static void set_state(struct lmig_session *s, enum lmig_state state, int error)
 	s->state = state;
 	s->error = error;
 	if (finished(state)) {
-		lmig_harvest_stop(s);
+		worker_stop(s);
 		lmig_vm_release(s->vm);
 		s->vm = NULL;
+		spin_lock(&s->stats_lock);
+		if (!s->stats.total_time_ms)
+			s->stats.total_time_ms = max_t(s64, 1,
+						       ktime_ms_delta(ktime_get(), s->created));
+		if (state == LMIG_STATE_CANCELLED &&
+		    (!s->stats.message[0] || s->stats.message_is_note))
+			strscpy(s->stats.message, "cancelled", sizeof(s->stats.message));
+		spin_unlock(&s->stats_lock);
+		wake_up_all(&s->done_wq);
 	}
 }
 
-/* A worker that stopped on an error has failed its session. */
+/* What the worker reported becomes the session's state here. */
 static void check_worker(struct lmig_session *s)
 {
+	enum lmig_state phase;
 	long err;
 
 	lockdep_assert_held(&s->lock);
 	spin_lock(&s->stats_lock);
-	err = s->worker_error;
+	err = s->stats.error;
+	phase = s->stats.phase;
 	spin_unlock(&s->stats_lock);
-	if (err && !finished(s->state))
+	if (finished(s->state))
+		return;
+	if (err)
 		set_state(s, LMIG_STATE_FAILED, err);
+	else if (phase == LMIG_STATE_COMPLETED)
+		set_state(s, LMIG_STATE_COMPLETED, 0);
+	else if (phase && s->state != LMIG_STATE_FINALIZING)
+		s->state = phase;
+}
+
+void lmig_worker_phase(struct lmig_session *s, enum lmig_state phase)
+{
+	spin_lock(&s->stats_lock);
+	if (!s->stats.done)
+		s->stats.phase = phase;
+	spin_unlock(&s->stats_lock);
+}
+
+static void vmessage(struct lmig_session *s, const char *fmt, va_list ap)
+{
+	lockdep_assert_held(&s->stats_lock);
+	vsnprintf(s->stats.message, sizeof(s->stats.message), fmt, ap);
+}
+
+void lmig_worker_message(struct lmig_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	spin_lock(&s->stats_lock);
+	vmessage(s, fmt, ap);
+	s->stats.message_is_note = false;
+	spin_unlock(&s->stats_lock);
+	va_end(ap);
+}
+
+void lmig_worker_note(struct lmig_session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	spin_lock(&s->stats_lock);
+	vmessage(s, fmt, ap);
+	s->stats.message_is_note = true;
+	spin_unlock(&s->stats_lock);
+	va_end(ap);
+}
+
+static void worker_done(struct lmig_session *s)
+{
+	lockdep_assert_held(&s->stats_lock);
+	s->stats.done = true;
+	s->stats.total_time_ms = max_t(s64, 1, ktime_ms_delta(ktime_get(), s->created));
+}
+
+void lmig_worker_fail(struct lmig_session *s, long err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	spin_lock(&s->stats_lock);
+	if (!s->stats.done) {
+		s->stats.error = err;
+		vmessage(s, fmt, ap);
+		worker_done(s);
+	}
+	spin_unlock(&s->stats_lock);
+	va_end(ap);
+	pr_debug("session %u: failed: %ld\n", s->id, err);
+	wake_up_all(&s->done_wq);
+}
+
+static const char *explain(long err)
+{
+	switch (err) {
+	case -ECONNRESET:
+		return "the connection to the peer was lost";
+	case -ETIMEDOUT:
+		return "the peer did not answer in time";
+	case -ENODEV:
+		return "the RDMA device went away";
+	case -EIO:
+		return "an RDMA operation failed";
+	case -EPROTO:
+		return "the peer broke the protocol";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return "error";
+	}
+}
+
+/* Fails with the message set before, or one that explains err. */
+void lmig_worker_failed(struct lmig_session *s, long err)
+{
+	spin_lock(&s->stats_lock);
+	if (!s->stats.done) {
+		s->stats.error = err;
+		if (!s->stats.message[0] || s->stats.message_is_note)
+			snprintf(s->stats.message, sizeof(s->stats.message), "%s (%ld)",
+				 explain(err), err);
+		worker_done(s);
+	}
+	spin_unlock(&s->stats_lock);
+	pr_debug("session %u: failed: %ld\n", s->id, err);
+	wake_up_all(&s->done_wq);
+}
+
+void lmig_worker_complete(struct lmig_session *s)
+{
+	spin_lock(&s->stats_lock);
+	if (!s->stats.done) {
+		s->stats.phase = LMIG_STATE_COMPLETED;
+		s->stats.message[0] = 0;
+		worker_done(s);
+	}
+	spin_unlock(&s->stats_lock);
+	wake_up_all(&s->done_wq);
+}
+
+void lmig_worker_park(void)
+{
+	while (!kthread_should_stop()) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (!kthread_should_stop())
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+}
+
+/* Starts fn(work) as the session's worker; work_free(work) runs after it. */
+int lmig_worker_run(struct lmig_session *s, int (*fn)(void *), void *work,
+		    void (*work_free)(void *), const char *what)
+{
+	struct task_struct *t;
+
+	lockdep_assert_held(&s->lock);
+	t = kthread_create(fn, work, "lmig-%s/%u", what, s->id);
+	if (IS_ERR(t)) {
+		work_free(work);
+		return PTR_ERR(t);
+	}
+	s->worker = t;
+	s->work = work;
+	s->work_free = work_free;
+	wake_up_process(t);
+	return 0;
 }
 
 long lmig_ioctl_session_create(void __user *argp)
@@ -99,6 +277,8 @@ long lmig_ioctl_session_create(void __user *argp)
 	kref_init(&s->ref);
 	mutex_init(&s->lock);
 	spin_lock_init(&s->stats_lock);
+	init_completion(&s->handshake);
+	init_waitqueue_head(&s->done_wq);
 	s->role = c.role;
 	s->state = LMIG_STATE_SETUP;
 	s->created = ktime_get();
@@ -201,11 +381,42 @@ long lmig_ioctl_session_status(void __user *argp)
 	st.dirty_rate_pps = s->stats.dirty_rate_pps;
 	if (s->stats.rounds && s->vm)
 		st.remaining_pages = s->stats.remaining_pages;
+	st.transferred_pages = s->stats.transferred_pages;
+	st.transferred_bytes = s->stats.transferred_bytes;
+	st.zero_pages = s->stats.zero_pages;
+	st.throughput_mbps = s->stats.throughput_mbps;
+	st.expected_downtime_ms = s->stats.expected_downtime_ms;
+	st.downtime_ms = s->stats.downtime_ms;
+	st.setup_time_ms = s->stats.setup_time_ms;
+	st.downtime_limit_ms = s->req.downtime_limit_ms;
+	st.total_time_ms = s->stats.total_time_ms;
+	memcpy(st.peer, s->stats.peer, sizeof(st.peer));
+	memcpy(st.message, s->stats.message, sizeof(st.message));
 	spin_unlock(&s->stats_lock);
-	st.total_time_ms = ktime_ms_delta(ktime_get(), s->created);
+	if (!st.total_time_ms)
+		st.total_time_ms = ktime_ms_delta(ktime_get(), s->created);
+	st.peer[sizeof(st.peer) - 1] = 0;
+	st.message[sizeof(st.message) - 1] = 0;
 	mutex_unlock(&s->lock);
 	session_put(s);
 	return lmig_copy_sized_to_user(argp, &st, sizeof(st));
+}
+
+/* The source's worker waits for this, after its handshake. */
+static int start_sending(struct lmig_session *s, const struct lmig_session_start *st)
+{
+	if (!s->worker || s->req.go)
+		return -EBUSY;
+	if (!completion_done(&s->handshake) || s->handshake_error)
+		return -ENOTCONN;
+	spin_lock(&s->stats_lock);
+	s->req.go = true;
+	s->req.downtime_limit_ms = st->downtime_limit_ms ?: LMIG_DEFAULT_DOWNTIME_MS;
+	s->req.max_bandwidth = st->max_bandwidth;
+	spin_unlock(&s->stats_lock);
+	set_state(s, LMIG_STATE_ACTIVE, 0);
+	wake_up_process(s->worker);
+	return 0;
 }
 
 long lmig_ioctl_session_start(void __user *argp)
@@ -217,7 +428,7 @@ long lmig_ioctl_session_start(void __user *argp)
 	ret = lmig_copy_sized_from_user(&st, sizeof(st), LMIG_SESSION_START_SIZE_VER0, argp);
 	if (ret)
 		return ret;
-	if ((st.flags & ~LMIG_START_MEASURE) ||
+	if ((st.flags & ~LMIG_START_MEASURE) || st.pad ||
 	    !lmig_all_zero(st.reserved, ARRAY_SIZE(st.reserved)))
 		return -EINVAL;
 	if (st.interval_ms > LMIG_MAX_INTERVAL_MS)
@@ -227,21 +438,232 @@ long lmig_ioctl_session_start(void __user *argp)
 		return -ENOENT;
 
 	mutex_lock(&s->lock);
+	check_worker(s);
 	if (s->role != LMIG_ROLE_SOURCE || !s->vm) {
 		ret = -EINVAL;
 	} else if (s->state != LMIG_STATE_SETUP) {
 		ret = -EBUSY;
 	} else if (!(st.flags & LMIG_START_MEASURE)) {
-		/* Sending needs a peer, and no transport connects one yet. */
-		ret = -ENOTCONN;
+		ret = start_sending(s, &st);
+	} else if (s->worker) {
+		ret = -EBUSY;	/* connected: it sends, it does not measure */
 	} else {
-		ret = lmig_harvest_start(s, st.interval_ms ? st.interval_ms : 1000);
+		ret = lmig_measure_start(s, st.interval_ms ? st.interval_ms : 1000);
 		if (!ret)
 			set_state(s, LMIG_STATE_ACTIVE, 0);
 	}
 	mutex_unlock(&s->lock);
 	session_put(s);
 	return ret;
+}
+
+static int endpoint_to_sockaddr(const struct lmig_endpoint *e, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (e->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (e->scope_id || !lmig_all_zero((const u64 *)e->addr + 1, 1) ||
+		    e->addr[4] || e->addr[5] || e->addr[6] || e->addr[7])
+			return -EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(e->port ?: LMIG_DEFAULT_PORT);
+		memcpy(&sin->sin_addr, e->addr, 4);
+		return 0;
+	}
+	if (e->family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(e->port ?: LMIG_DEFAULT_PORT);
+		sin6->sin6_scope_id = e->scope_id;
+		memcpy(&sin6->sin6_addr, e->addr, 16);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+long lmig_ioctl_session_listen(void __user *argp)
+{
+	struct lmig_session_listen l;
+	struct sockaddr_storage ss;
+	struct lmig_session *s;
+	int ret;
+
+	ret = lmig_copy_sized_from_user(&l, sizeof(l), LMIG_SESSION_LISTEN_SIZE_VER0, argp);
+	if (ret)
+		return ret;
+	if (l.flags || l.pad || !lmig_all_zero(l.reserved, ARRAY_SIZE(l.reserved)))
+		return -EINVAL;
+	ret = endpoint_to_sockaddr(&l.local, &ss);
+	if (ret)
+		return ret;
+	s = session_get(l.id);
+	if (!s)
+		return -ENOENT;
+
+	mutex_lock(&s->lock);
+	if (s->role != LMIG_ROLE_DESTINATION || !s->vm)
+		ret = -EINVAL;
+	else if (s->state != LMIG_STATE_SETUP || s->worker)
+		ret = -EBUSY;
+	else
+		ret = lmig_dest_listen(s, (struct sockaddr *)&ss, l.token);
+	mutex_unlock(&s->lock);
+	session_put(s);
+	if (ret)
+		return ret;
+	if (ss.ss_family == AF_INET6)
+		l.local.port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		l.local.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	ret = lmig_copy_sized_to_user(argp, &l, sizeof(l));
+	memzero_explicit(l.token, sizeof(l.token));
+	return ret;
+}
+
+long lmig_ioctl_session_connect(void __user *argp)
+{
+	struct lmig_session_connect c;
+	struct sockaddr_storage ss;
+	struct lmig_session *s;
+	int ret;
+
+	ret = lmig_copy_sized_from_user(&c, sizeof(c), LMIG_SESSION_CONNECT_SIZE_VER0, argp);
+	if (ret)
+		return ret;
+	if (c.flags || !lmig_all_zero(c.reserved, ARRAY_SIZE(c.reserved)))
+		ret = -EINVAL;
+	else
+		ret = endpoint_to_sockaddr(&c.remote, &ss);
+	if (ret)
+		goto out_wipe;
+	s = session_get(c.id);
+	ret = -ENOENT;
+	if (!s)
+		goto out_wipe;
+
+	mutex_lock(&s->lock);
+	if (s->role != LMIG_ROLE_SOURCE || !s->vm)
+		ret = -EINVAL;
+	else if (s->state != LMIG_STATE_SETUP || s->worker)
+		ret = -EBUSY;
+	else
+		ret = lmig_source_connect(s, (struct sockaddr *)&ss, c.token,
+					  msecs_to_jiffies(c.timeout_ms ?: 10000));
+	mutex_unlock(&s->lock);
+	if (!ret) {
+		/* The worker connects and authenticates; cancel cuts it short. */
+		if (wait_for_completion_interruptible(&s->handshake))
+			ret = -EINTR;
+		else
+			ret = s->handshake_error;
+	}
+	session_put(s);
+out_wipe:
+	memzero_explicit(c.token, sizeof(c.token));
+	return ret;
+}
+
+long lmig_ioctl_session_finalize(void __user *argp)
+{
+	struct lmig_session_finalize f;
+	struct lmig_session *s;
+	void *blob = NULL;
+	int ret;
+
+	ret = lmig_copy_sized_from_user(&f, sizeof(f), LMIG_SESSION_FINALIZE_SIZE_VER0, argp);
+	if (ret)
+		return ret;
+	if (f.flags || !lmig_all_zero(f.reserved, ARRAY_SIZE(f.reserved)))
+		return -EINVAL;
+	if (f.blob_len > LMIG_MAX_BLOB)
+		return -E2BIG;
+	if (f.blob_len) {
+		blob = kvmalloc(f.blob_len, GFP_KERNEL);
+		if (!blob)
+			return -ENOMEM;
+		if (copy_from_user(blob, u64_to_user_ptr(f.blob), f.blob_len)) {
+			kvfree(blob);
+			return -EFAULT;
+		}
+	}
+	s = session_get(f.id);
+	if (!s) {
+		kvfree(blob);
+		return -ENOENT;
+	}
+
+	mutex_lock(&s->lock);
+	check_worker(s);
+	if (s->role != LMIG_ROLE_SOURCE || !s->req.go) {
+		ret = s->role != LMIG_ROLE_SOURCE ? -EINVAL : -EBUSY;
+	} else if (s->state != LMIG_STATE_ACTIVE && s->state != LMIG_STATE_CONVERGED) {
+		ret = -EBUSY;
+	} else {
+		spin_lock(&s->stats_lock);
+		s->req.finalize = true;
+		s->req.blob = blob;
+		s->req.blob_len = f.blob_len;
+		spin_unlock(&s->stats_lock);
+		blob = NULL;
+		set_state(s, LMIG_STATE_FINALIZING, 0);
+		wake_up_process(s->worker);
+	}
+	mutex_unlock(&s->lock);
+	session_put(s);
+	kvfree(blob);
+	return ret;
+}
+
+static bool session_done(struct lmig_session *s)
+{
+	bool done;
+
+	spin_lock(&s->stats_lock);
+	done = s->stats.done;
+	spin_unlock(&s->stats_lock);
+	return done || finished(READ_ONCE(s->state));
+}
+
+long lmig_ioctl_session_wait(void __user *argp)
+{
+	struct lmig_session_wait w;
+	struct lmig_session *s;
+	long left;
+	int ret;
+
+	ret = lmig_copy_sized_from_user(&w, sizeof(w), LMIG_SESSION_WAIT_SIZE_VER0, argp);
+	if (ret)
+		return ret;
+	if (w.pad || !lmig_all_zero(w.reserved, ARRAY_SIZE(w.reserved)))
+		return -EINVAL;
+	s = session_get(w.id);
+	if (!s)
+		return -ENOENT;
+
+	left = wait_event_interruptible_timeout(s->done_wq, session_done(s),
+						w.timeout_ms ? msecs_to_jiffies(w.timeout_ms) :
+						MAX_SCHEDULE_TIMEOUT);
+	mutex_lock(&s->lock);
+	check_worker(s);
+	w.state = s->state;
+	w.error = s->error;
+	w.blob_len = 0;
+	if (!finished(s->state)) {
+		ret = left < 0 ? -EINTR : -ETIMEDOUT;
+	} else if (s->state == LMIG_STATE_COMPLETED && s->blob) {
+		w.blob_len = s->blob_len;
+		if (w.blob_capacity < s->blob_len)
+			ret = -ENOSPC;
+		else if (copy_to_user(u64_to_user_ptr(w.blob), s->blob, s->blob_len))
+			ret = -EFAULT;
+	}
+	mutex_unlock(&s->lock);
+	session_put(s);
+	if (ret && ret != -ENOSPC)
+		return ret;
+	return lmig_copy_sized_to_user(argp, &w, sizeof(w)) ?: ret;
 }
 
 long lmig_ioctl_session_list(void __user *argp)

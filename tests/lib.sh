@@ -79,3 +79,56 @@ expect_check_ok() {
 	[ "$(field "$2" ok)" = true ] || fail "$1: the guest check failed: $2"
 	note "$1: guest check ok, $(field "$2" pages-checked) pages verified, $(field "$2" writes) written"
 }
+
+# The same on host B: peer_lmvm_start NAME ARGS... and pvmq NAME COMMAND.
+# The peer's VMs are killed when the test exits, with the local ones.
+peer_lmvm_start() {
+	local name=$1
+	shift
+	on_peer "rm -f /tmp/$name.qmp; lmvm run $* --qmp /tmp/$name.qmp >/tmp/$name.log 2>&1 & echo \$! >/tmp/$name.pid"
+	peer_vms+=("$name")
+	for _ in $(seq 100); do
+		on_peer "qmp /tmp/$name.qmp query-status" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	on_peer "cat /tmp/$name.log"
+	fail "lmvm $name did not come up on the peer"
+}
+peer_vms=()
+peer_pid() { on_peer "cat /tmp/$1.pid"; }
+pvmq() {
+	local name=$1
+	shift
+	on_peer "qmp /tmp/$name.qmp $*"
+}
+peer_cleanup() {
+	local n
+	for n in "${peer_vms[@]}"; do
+		on_peer "kill \$(cat /tmp/$n.pid) 2>/dev/null" || true
+	done
+	lmvm_cleanup
+}
+trap peer_cleanup EXIT
+
+# Loads lmig.ko here and on the peer (after unloading what a test left).
+lmig_load_both() {
+	on_each "! [ -d /sys/module/lmig ] || rmmod lmig; insmod $LMIG_KO"
+}
+
+# Unloads it on both: it must hold no reference then, nothing leaked.
+lmig_unload_both() {
+	on_each "lmctl list >/dev/null; for i in \$(lmctl list | awk '\$1 ~ /^[0-9]+\$/ { print \$1 }'); do lmctl cancel \$i >/dev/null; lmctl remove \$i >/dev/null; done; rmmod lmig"
+}
+
+# Pages pinned with FOLL_PIN and not released yet, on this host.
+pins_held() {
+	awk '/^nr_foll_pin_acquired/ { a = $2 } /^nr_foll_pin_released/ { r = $2 }
+	     END { print a - r }' /proc/vmstat
+}
+
+# No session left in the kernel here (and on the peer with "peer").
+expect_no_sessions() {
+	local out
+	if [ "${1:-}" = peer ]; then out=$(on_peer "lmctl list"); else out=$(lmctl list); fi
+	[ "$out" = "no sessions" ] || fail "sessions left behind${1:+ on the $1}: $out"
+}

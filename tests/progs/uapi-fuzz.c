@@ -49,7 +49,8 @@ static uint64_t pick(uint64_t *s)
 static const unsigned long cmds[] = {
 	LMIG_IOC_VERSION, LMIG_IOC_SESSION_CREATE, LMIG_IOC_SESSION_ATTACH_VM,
 	LMIG_IOC_SESSION_STATUS, LMIG_IOC_SESSION_LIST, LMIG_IOC_SESSION_CANCEL,
-	LMIG_IOC_SESSION_REMOVE, LMIG_IOC_SESSION_START,
+	LMIG_IOC_SESSION_REMOVE, LMIG_IOC_SESSION_START, LMIG_IOC_SESSION_LISTEN,
+	LMIG_IOC_SESSION_CONNECT, LMIG_IOC_SESSION_FINALIZE, LMIG_IOC_SESSION_WAIT,
 };
 
 static int documented(int err)
@@ -57,6 +58,9 @@ static int documented(int err)
 	switch (err) {
 	case 0: case EINVAL: case E2BIG: case EFAULT: case ENOENT: case EBADF:
 	case EBUSY: case ENOSPC: case ENOTCONN: case ESRCH: case ENOTTY:
+	case ETIMEDOUT: case EINTR: case EADDRINUSE: case EADDRNOTAVAIL:
+	case ENODEV: case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH:
+	case EACCES: case EPROTO: case ECANCELED: case ENOMEM:
 		return 1;
 	}
 	return 0;
@@ -105,6 +109,9 @@ static void *fuzz(void *arg)
 			((uint64_t *)buf)[1] = pick(&s);
 			break;
 		}
+		/* A wait for a session that never ends must end, here. */
+		if ((cmd & 0xff) == (LMIG_IOC_SESSION_WAIT & 0xff))
+			((uint32_t *)buf)[2] = 1 + rnd(&s) % 50;
 		err = ioctl(dev, cmd, arg) < 0 ? errno : 0;
 		n++;
 		if (!documented(err)) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Just enough JSON for QMP: parse a command, look up its members. */
+/* Just enough JSON for QMP: parse a command, look up its members, quote a string. */
 #ifndef LMVM_JSON_H
 #define LMVM_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
@@ -29,5 +30,7 @@ struct json *json_parse_copy(const char *s, size_t len);
 struct json *json_get(const struct json *obj, const char *key);
 const char *json_str(const struct json *obj, const char *key);
 void json_free(struct json *j);
+/* Writes s (at most max bytes, up to a NUL) to f as a quoted JSON string. */
+void json_print_string(FILE *f, const char *s, size_t max);
 
 #endif

@@ -16,9 +16,11 @@ static int by_id(int argc, char **argv, unsigned long cmd, const char *verb)
 	long id;
 	int fd, ret = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: lmctl %s ID\n", verb);
-		return 2;
+	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		int help = argc == 2;
+
+		fprintf(help ? stdout : stderr, "usage: lmctl %s ID\n", verb);
+		return help ? 0 : 2;
 	}
 	id = strtol(argv[1], &end, 10);
 	if (*end || id <= 0 || id > LMIG_MAX_SESSIONS) {

@@ -44,6 +44,7 @@ int cmd_dirty_rate(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	long pid = 0, seconds = 5, interval = 1000;
@@ -83,6 +84,9 @@ int cmd_dirty_rate(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'h':
+			printf("usage: lmctl dirty-rate --vm-pid PID [--seconds N] [--interval MS] [--json]\n");
+			return 0;
 		default:
 			usage();
 			return 2;

@@ -15,10 +15,15 @@ static const struct {
 } commands[] = {
 	{ "cancel", cmd_cancel, "end a session that has not finished; the source VM runs on" },
 	{ "dirty-rate", cmd_dirty_rate, "measure how fast a running VM dirties its memory" },
+	{ "finalize", cmd_finalize, "source: pause the VM, send the rest and its state, wait" },
 	{ "list", cmd_list, "list the sessions in the kernel, one line each" },
+	{ "listen", cmd_listen, "destination: wait for a VM's source; prints the URI for start" },
 	{ "remove", cmd_remove, "forget a finished (completed, failed, cancelled) session" },
+	{ "start", cmd_start, "source: send a running VM to the destination at a URI" },
 	{ "status", cmd_status, "show a session's state and progress (all with no ID); --json" },
 	{ "version", cmd_version, "print lmctl's and the loaded module's interface version" },
+	{ "wait", cmd_wait, "wait until a session finishes; destination: resume the VM" },
+	{ "watch", cmd_watch, "show a session's progress live until it finishes" },
 };
 
 static void usage(FILE *f)
@@ -28,7 +33,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: lmctl COMMAND [ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nSee lmctl(8).\n");
+	fprintf(f, "\n'lmctl COMMAND --help' describes a command's options. See lmctl(8).\n");
 }
 
 int main(int argc, char **argv)

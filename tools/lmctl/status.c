@@ -7,15 +7,16 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "json.h"
 #include "lmctl.h"
 
-static const char *role_name(__u32 role)
+const char *role_name(__u32 role)
 {
 	return role == LMIG_ROLE_SOURCE ? "source" :
 	       role == LMIG_ROLE_DESTINATION ? "destination" : "unknown";
 }
 
-static const char *state_name(__u32 state)
+const char *state_name(__u32 state)
 {
 	static const char *const names[] = {
 		[LMIG_STATE_SETUP] = "setup",
@@ -45,7 +46,7 @@ static void print_json(const struct lmig_status *st)
 	       "\"transferred_bytes\": %llu, \"remaining_pages\": %llu, \"zero_pages\": %llu, "
 	       "\"rounds\": %llu, \"dirty_rate_pps\": %llu, \"throughput_mbps\": %llu, "
 	       "\"expected_downtime_ms\": %llu, \"downtime_ms\": %llu, \"setup_time_ms\": %llu, "
-	       "\"total_time_ms\": %llu}",
+	       "\"total_time_ms\": %llu, \"downtime_limit_ms\": %llu, \"message\": ",
 	       st->id, role_name(st->role), state_name(st->state), st->error,
 	       (int)strnlen((const char *)st->peer, sizeof(st->peer)), (const char *)st->peer,
 	       (unsigned long long)st->total_pages, (unsigned long long)st->transferred_pages,
@@ -53,7 +54,10 @@ static void print_json(const struct lmig_status *st)
 	       (unsigned long long)st->zero_pages, (unsigned long long)st->rounds,
 	       (unsigned long long)st->dirty_rate_pps, (unsigned long long)st->throughput_mbps,
 	       (unsigned long long)st->expected_downtime_ms, (unsigned long long)st->downtime_ms,
-	       (unsigned long long)st->setup_time_ms, (unsigned long long)st->total_time_ms);
+	       (unsigned long long)st->setup_time_ms, (unsigned long long)st->total_time_ms,
+	       (unsigned long long)st->downtime_limit_ms);
+	json_print_string(stdout, st->message, sizeof(st->message));
+	printf("}");
 }
 
 static void print_human(const struct lmig_status *st)
@@ -76,6 +80,8 @@ static void print_human(const struct lmig_status *st)
 	if (st->dirty_rate_pps)
 		printf("  dirty rate:  %llu pages/s\n", (unsigned long long)st->dirty_rate_pps);
 	printf("  time:        %llu ms\n", (unsigned long long)st->total_time_ms);
+	if (st->message[0])
+		printf("  message:     %.*s\n", (int)sizeof(st->message), st->message);
 }
 
 static int parse_args(int argc, char **argv, const char *usage, int *json, long *id)
@@ -86,7 +92,10 @@ static int parse_args(int argc, char **argv, const char *usage, int *json, long 
 	*json = 0;
 	*id = -1;
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: %s\n", usage);
+			return 1;
+		} else if (!strcmp(argv[i], "--json")) {
 			*json = 1;
 		} else if (*id < 0 && argv[i][0] != '-') {
 			*id = strtol(argv[i], &end, 10);
@@ -141,8 +150,9 @@ int cmd_status(int argc, char **argv)
 	int fd, json, n, i, ret = 0, shown = 0;
 	long id;
 
-	if (parse_args(argc, argv, "lmctl status [ID] [--json]", &json, &id))
-		return 2;
+	ret = parse_args(argc, argv, "lmctl status [ID] [--json]", &json, &id);
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;
@@ -183,10 +193,11 @@ int cmd_list(int argc, char **argv)
 	__u32 ids[LMIG_MAX_SESSIONS];
 	int fd, n, i;
 
-	(void)argv;
 	if (argc > 1) {
-		fprintf(stderr, "usage: lmctl list\n");
-		return 2;
+		int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+		fprintf(help ? stdout : stderr, "usage: lmctl list\n");
+		return help ? 0 : 2;
 	}
 	fd = ipc_open();
 	if (fd < 0)

@@ -12,12 +12,13 @@ int cmd_version(int argc, char **argv)
 	int fd, err;
 
 	if (argc > 1) {
-		fprintf(stderr, "usage: lmctl version\n");
-		return 2;
+		int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+		fprintf(help ? stdout : stderr, "usage: lmctl version\n");
+		return help ? 0 : 2;
 	}
 	printf("lmctl %s, interface %u.%u\n", LMCTL_VERSION, LMIG_VERSION_MAJOR,
 	       LMIG_VERSION_MINOR);
-	(void)argv;
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;

@@ -70,17 +70,83 @@
  *	left as it is. In: size, id. Errors: ENOENT, and the common ones.
  *
  * LMIG_IOC_SESSION_START (struct lmig_session_start, read/write)
- *	Starts a source session that has a VM attached. With
- *	LMIG_START_MEASURE, it sends nothing: a worker harvests the VM's
+ *	Starts a source session that has a VM attached.
+ *	Without flags the session must be connected (LMIG_IOC_SESSION_CONNECT):
+ *	its worker sends all memory (round 0; zero pages only as markers),
+ *	then the pages dirtied meanwhile, round after round. The session is
+ *	converged (and stays so while it holds) once the pages left would
+ *	take no longer than downtime_limit_ms (0: LMIG_DEFAULT_DOWNTIME_MS)
+ *	at the throughput measured; it keeps sending rounds until finalized.
+ *	max_bandwidth caps the rate in bytes per second (0: none).
+ *	With LMIG_START_MEASURE, it sends nothing: a worker harvests the VM's
  *	dirty log every interval_ms (0: 1000) and the session's status
  *	reports rounds, the pages found dirty in the last round
- *	(remaining_pages) and dirty_rate_pps, until it is cancelled. Slots
- *	the VMM did not log get dirty logging until then.
- *	In: size, id, flags, interval_ms, reserved (zero).
+ *	(remaining_pages) and dirty_rate_pps, until it is cancelled.
+ *	Either way, slots the VMM did not log get dirty logging until the
+ *	session ends, and their flags back then.
+ *	In: size, id, flags, interval_ms, downtime_limit_ms, max_bandwidth,
+ *	reserved (zero).
  *	Errors: ENOENT, EINVAL (unknown flags, non-zero reserved, interval
  *	above LMIG_MAX_INTERVAL_MS, a destination session or no VM), EBUSY
- *	(not in setup), ENOTCONN (no peer to send to: without
- *	LMIG_START_MEASURE a session needs one).
+ *	(not in setup, or already started), ENOTCONN (not connected: without
+ *	LMIG_START_MEASURE a session needs a peer).
+ *
+ * LMIG_IOC_SESSION_LISTEN (struct lmig_session_listen, read/write)
+ *	Makes a destination session with a VM attached wait for its source:
+ *	it listens for RDMA CM connections on local (address zero: any; port
+ *	0: LMIG_DEFAULT_PORT) and returns a fresh random token that the
+ *	source must prove it knows (HMAC-SHA256 over a challenge) before any
+ *	of the VM's memory is made writable. A source whose proof or memory
+ *	layout is wrong is turned away; with a wrong layout the session
+ *	fails (status message names the slot), with a wrong proof it waits
+ *	on. Once a source is in, no other connection is accepted; the session
+ *	becomes active, and completed when the source's FINAL has arrived
+ *	after every page of its last round.
+ *	In: size, id, flags (zero), local, reserved (zero).
+ *	Out: local (the port bound), token.
+ *	Errors: ENOENT, EINVAL (not a destination, no VM, bad family or
+ *	reserved), EBUSY (not in setup, or already listening), EADDRINUSE,
+ *	EADDRNOTAVAIL (no such local address), ENODEV (no RDMA device).
+ *
+ * LMIG_IOC_SESSION_CONNECT (struct lmig_session_connect, read/write)
+ *	Connects a source session with a VM attached to a listening
+ *	destination session and authenticates with token. Returns once the
+ *	destination has checked the memory layout and granted its memory,
+ *	or failed. The session stays in setup until started.
+ *	In: size, id, flags (zero), timeout_ms (0: 10000), remote, token,
+ *	reserved (zero).
+ *	Errors: ENOENT, EINVAL (not a source, no VM, bad family or
+ *	reserved), EBUSY (not in setup, or already connected),
+ *	ETIMEDOUT, EHOSTUNREACH / ENETUNREACH (no route),
+ *	ECONNREFUSED (nobody listens there, or it has its source), EACCES
+ *	(the destination refused the token), EPROTO (the destination's
+ *	memory layout differs: the status message says where; or a protocol
+ *	error), EINTR. On failure the session has failed; its status message
+ *	says why.
+ *
+ * LMIG_IOC_SESSION_FINALIZE (struct lmig_session_finalize, read/write)
+ *	Ends a started source session whose VMM the caller has paused: the
+ *	worker harvests once more, sends that last round, then the VMM state
+ *	blob (blob_len bytes at blob, at most LMIG_MAX_BLOB; may be empty)
+ *	and FINAL. The session is finalizing until the destination
+ *	acknowledges (completed) or anything fails (failed; the caller
+ *	resumes its VMM then). Returns at once: LMIG_IOC_SESSION_WAIT waits.
+ *	In: size, id, flags (zero), blob_len, blob, reserved (zero).
+ *	Errors: ENOENT, EINVAL (not a source, bad flags or reserved), EBUSY
+ *	(not active or converged, e.g. already finalizing), E2BIG (blob_len
+ *	above LMIG_MAX_BLOB), EFAULT, ENOMEM.
+ *
+ * LMIG_IOC_SESSION_WAIT (struct lmig_session_wait, read/write)
+ *	Waits until a session has finished (completed, failed or cancelled)
+ *	or timeout_ms passed (0: no limit), and reports state and error. A
+ *	completed destination session also hands over the VMM state blob
+ *	the source sent: its length in blob_len and, when blob_capacity is
+ *	at least that, its bytes at blob.
+ *	In: size, id, timeout_ms, blob_capacity, blob, reserved (zero).
+ *	Out: state, error, blob_len.
+ *	Errors: ENOENT, EINVAL, ETIMEDOUT (not finished in time), EINTR (a
+ *	signal), ENOSPC (blob_capacity below blob_len; the structure is
+ *	still written back, with blob_len), EFAULT.
  *
  * LMIG_IOC_SESSION_REMOVE (struct lmig_session_id, read/write)
  *	Forgets a session that has finished (completed, failed or
@@ -97,7 +163,7 @@
 #define LMIG_DEVICE_NAME	"lmig"
 
 #define LMIG_VERSION_MAJOR	0
-#define LMIG_VERSION_MINOR	2
+#define LMIG_VERSION_MINOR	3
 
 /* Feature bits reported by LMIG_IOC_VERSION. None yet. */
 #define LMIG_FEATURES_ALL	0ULL
@@ -114,6 +180,10 @@ struct lmig_version {
 
 #define LMIG_MAX_SESSIONS	256
 #define LMIG_MAX_SLOTS		512
+#define LMIG_DEFAULT_PORT	7471
+#define LMIG_TOKEN_LEN		32
+#define LMIG_MAX_BLOB		(16U << 20)
+#define LMIG_DEFAULT_DOWNTIME_MS 300
 
 enum lmig_role {
 	LMIG_ROLE_SOURCE = 1,
@@ -169,7 +239,10 @@ struct lmig_session_start {
 	__u32 id;		/* in: session */
 	__u32 flags;		/* in: LMIG_START_* */
 	__u32 interval_ms;	/* in: LMIG_START_MEASURE: time between harvests */
-	__u64 reserved[6];	/* in: zero */
+	__u32 downtime_limit_ms; /* in: 0: LMIG_DEFAULT_DOWNTIME_MS */
+	__u32 pad;		/* in: zero */
+	__u64 max_bandwidth;	/* in: bytes per second, 0: no limit */
+	__u64 reserved[4];	/* in: zero */
 };
 
 #define LMIG_SESSION_START_SIZE_VER0	64
@@ -184,6 +257,64 @@ struct lmig_session_list {
 };
 
 #define LMIG_SESSION_LIST_SIZE_VER0	48
+
+/* An RDMA CM address: IPv4 or IPv6, as for rdma_bind_addr(). */
+struct lmig_endpoint {
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 port;		/* host byte order */
+	__u32 scope_id;		/* AF_INET6 link-local scope, else zero */
+	__u8 addr[16];		/* network byte order; AF_INET uses 4 */
+};
+
+struct lmig_session_listen {
+	__u32 size;		/* in: sizeof(struct lmig_session_listen) */
+	__u32 id;		/* in: session */
+	__u32 flags;		/* in: zero */
+	__u32 pad;		/* in: zero */
+	struct lmig_endpoint local; /* in: where; out: with the port bound */
+	__u8 token[LMIG_TOKEN_LEN]; /* out: the source must know it */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_LISTEN_SIZE_VER0	104
+
+struct lmig_session_connect {
+	__u32 size;		/* in: sizeof(struct lmig_session_connect) */
+	__u32 id;		/* in: session */
+	__u32 flags;		/* in: zero */
+	__u32 timeout_ms;	/* in: 0: 10000 */
+	struct lmig_endpoint remote; /* in: the destination session's */
+	__u8 token[LMIG_TOKEN_LEN]; /* in: its token */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_CONNECT_SIZE_VER0	104
+
+struct lmig_session_finalize {
+	__u32 size;		/* in: sizeof(struct lmig_session_finalize) */
+	__u32 id;		/* in: session */
+	__u32 flags;		/* in: zero */
+	__u32 blob_len;		/* in: bytes of VMM state, <= LMIG_MAX_BLOB */
+	__u64 blob;		/* in: pointer to them */
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_FINALIZE_SIZE_VER0	56
+
+struct lmig_session_wait {
+	__u32 size;		/* in: sizeof(struct lmig_session_wait) */
+	__u32 id;		/* in: session */
+	__u32 timeout_ms;	/* in: 0: no limit */
+	__u32 blob_capacity;	/* in: room at blob */
+	__u64 blob;		/* in: pointer for the VMM state blob */
+	__u32 state;		/* out: enum lmig_state */
+	__s32 error;		/* out: as in struct lmig_status */
+	__u32 blob_len;		/* out: length of the blob received */
+	__u32 pad;
+	__u64 reserved[4];	/* in: zero */
+};
+
+#define LMIG_SESSION_WAIT_SIZE_VER0	72
 
 /* Times in ms, rates per second; zero until the session measures them. */
 struct lmig_status {
@@ -206,10 +337,14 @@ struct lmig_status {
 	__u64 setup_time_ms;
 	__u64 total_time_ms;
 	__u8 peer[64];		/* the peer's address, NUL-terminated */
-	__u64 reserved[9];	/* out: zero */
+	__u64 downtime_limit_ms; /* what converged is measured against */
+	__u64 reserved[8];	/* out: zero */
+	/* Since 0.3: */
+	char message[128];	/* why it failed, or what it waits for */
 };
 
 #define LMIG_STATUS_SIZE_VER0	256
+#define LMIG_STATUS_SIZE_VER1	384
 
 /* 0xB9 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst. */
 #define LMIG_IOC_MAGIC		0xB9
@@ -222,5 +357,9 @@ struct lmig_status {
 #define LMIG_IOC_SESSION_CANCEL	_IOWR(LMIG_IOC_MAGIC, 0x05, struct lmig_session_id)
 #define LMIG_IOC_SESSION_REMOVE	_IOWR(LMIG_IOC_MAGIC, 0x06, struct lmig_session_id)
 #define LMIG_IOC_SESSION_START	_IOWR(LMIG_IOC_MAGIC, 0x07, struct lmig_session_start)
+#define LMIG_IOC_SESSION_LISTEN	_IOWR(LMIG_IOC_MAGIC, 0x08, struct lmig_session_listen)
+#define LMIG_IOC_SESSION_CONNECT _IOWR(LMIG_IOC_MAGIC, 0x09, struct lmig_session_connect)
+#define LMIG_IOC_SESSION_FINALIZE _IOWR(LMIG_IOC_MAGIC, 0x0a, struct lmig_session_finalize)
+#define LMIG_IOC_SESSION_WAIT	_IOWR(LMIG_IOC_MAGIC, 0x0b, struct lmig_session_wait)
 
 #endif /* _UAPI_LINUX_LMIG_H */

@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The RDMA connection under a session: RDMA CM for addressing and the
+ * connection, kernel verbs for the rest, in the manner of nvme-rdma.
+ *
+ * Only the session's worker thread calls these functions; the RDMA CM
+ * event handler and the completion handlers (softirq) only record what
+ * happened under c->lock and wake the worker, which does the work. The
+ * one exception is a connect request on the destination's listener: the
+ * QP is set up and accepted in the handler, as RDMA CM wants.
+ */
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kthread.h>
+#include <linux/slab.h>
+#include <net/net_namespace.h>
+
+#include "conn.h"
+
+#define SQ_DEPTH	(LMIG_TX_DEPTH + LMIG_WRITE_DEPTH + 4)
+#define CQ_DEPTH	(SQ_DEPTH + LMIG_RX_DEPTH)
+#define RESOLVE_MS	5000
+/* Any send waits this long for room before the connection counts as dead. */
+#define SEND_TIMEOUT	(30 * HZ)
+
+static void check_sizes(void)
+{
+	BUILD_BUG_ON(sizeof(struct lmig_msg_hdr) != 16);
+	BUILD_BUG_ON(sizeof(struct lmig_wire_slot) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_hello) != 32);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_challenge) != 48);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_auth) != 48);
+	BUILD_BUG_ON(sizeof(struct lmig_wire_grant) != 32);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_grant) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_ready) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_wire_range) != 16);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_zero) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_round) != 40);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_blob) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_final) != 48);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_error) != 24 + LMIG_ERROR_TEXT);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_hello) +
+		     LMIG_MAX_SLOTS * sizeof(struct lmig_wire_slot) > LMIG_MSG_MAX);
+}
+
+static bool stopping(void)
+{
+	return (current->flags & PF_KTHREAD) && kthread_should_stop();
+}
+
+static void set_closed(struct lmig_conn *c, int err)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->cm != LMIG_CM_CLOSED) {
+		c->cm = LMIG_CM_CLOSED;
+		c->cm_error = err;
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	wake_up(&c->wq);
+}
+
+static void set_wc_error(struct lmig_conn *c, struct ib_wc *wc)
+{
+	unsigned long flags;
+
+	if (wc->status != IB_WC_WR_FLUSH_ERR)
+		pr_debug("session %u: completion error %s\n", c->session,
+			 ib_wc_status_msg(wc->status));
+	spin_lock_irqsave(&c->lock, flags);
+	if (!c->wc_error)
+		c->wc_error = wc->status == IB_WC_WR_FLUSH_ERR ? -ECONNRESET : -EIO;
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+
+int lmig_conn_error(struct lmig_conn *c)
+{
+	unsigned long flags;
+	int err = 0;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->wc_error)
+		err = c->wc_error;
+	else if (c->cm == LMIG_CM_CLOSED)
+		err = c->cm_error ? c->cm_error : -ECONNRESET;
+	spin_unlock_irqrestore(&c->lock, flags);
+	return err;
+}
+
+static void rx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct lmig_rx *rx = container_of(wc->wr_cqe, struct lmig_rx, cqe);
+	struct lmig_conn *c = rx->c;
+	unsigned long flags;
+
+	if (wc->status != IB_WC_SUCCESS) {
+		set_wc_error(c, wc);
+	} else {
+		ib_dma_sync_single_for_cpu(cq->device, rx->dma, LMIG_MSG_MAX, DMA_FROM_DEVICE);
+		rx->len = wc->byte_len;
+		spin_lock_irqsave(&c->lock, flags);
+		list_add_tail(&rx->node, &c->rx_ready);
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+	wake_up(&c->wq);
+}
+
+static void tx_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct lmig_tx *tx = container_of(wc->wr_cqe, struct lmig_tx, cqe);
+	struct lmig_conn *c = tx->c;
+	unsigned long flags;
+
+	if (wc->status != IB_WC_SUCCESS)
+		set_wc_error(c, wc);
+	spin_lock_irqsave(&c->lock, flags);
+	tx->busy = false;
+	c->tx_busy--;
+	spin_unlock_irqrestore(&c->lock, flags);
+	wake_up(&c->wq);
+}
+
+void lmig_conn_write_done(struct lmig_conn *c, struct ib_wc *wc)
+{
+	unsigned long flags;
+
+	if (wc->status != IB_WC_SUCCESS)
+		set_wc_error(c, wc);
+	spin_lock_irqsave(&c->lock, flags);
+	c->writes--;
+	spin_unlock_irqrestore(&c->lock, flags);
+	wake_up(&c->wq);
+}
+
+static void sync_wr_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct lmig_sync_wr *w = container_of(wc->wr_cqe, struct lmig_sync_wr, cqe);
+
+	w->status = wc->status;
+	complete(&w->done);
+}
+
+void lmig_sync_wr_init(struct lmig_sync_wr *w)
+{
+	w->cqe.done = sync_wr_done;
+	init_completion(&w->done);
+	w->status = IB_WC_SUCCESS;
+}
+
+int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
+{
+	/*
+	 * A posted WR always completes, if only flushed when the QP dies,
+	 * and it must not be forgotten before: it points into our stack.
+	 */
+	wait_for_completion(&w->done);
+	if (w->status == IB_WC_SUCCESS)
+		return 0;
+	pr_debug("session %u: work request failed: %s\n", c->session,
+		 ib_wc_status_msg(w->status));
+	return w->status == IB_WC_WR_FLUSH_ERR ? -ECONNRESET : -EIO;
+}
+
+static void qp_event(struct ib_event *ev, void *ctx)
+{
+	struct lmig_conn *c = ctx;
+
+	pr_debug("session %u: QP event %s\n", c->session, ib_event_msg(ev->event));
+	if (ev->event == IB_EVENT_QP_FATAL || ev->event == IB_EVENT_QP_ACCESS_ERR ||
+	    ev->event == IB_EVENT_QP_REQ_ERR)
+		set_closed(c, -EIO);
+}
+
+static int post_rx(struct lmig_conn *c, struct lmig_rx *rx)
+{
+	struct ib_sge sge = {
+		.addr = rx->dma,
+		.length = LMIG_MSG_MAX,
+		.lkey = c->pd->local_dma_lkey,
+	};
+	struct ib_recv_wr wr = {
+		.wr_cqe = &rx->cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+	};
+
+	return ib_post_recv(c->id->qp, &wr, NULL);
+}
+
+static void free_buffers(struct lmig_conn *c, struct ib_device *dev)
+{
+	int i;
+
+	for (i = 0; i < LMIG_RX_DEPTH; i++) {
+		if (c->rx[i].dma)
+			ib_dma_unmap_single(dev, c->rx[i].dma, LMIG_MSG_MAX, DMA_FROM_DEVICE);
+		kfree(c->rx[i].buf);
+		c->rx[i].buf = NULL;
+		c->rx[i].dma = 0;
+	}
+	for (i = 0; i < LMIG_TX_DEPTH; i++) {
+		if (c->tx[i].dma)
+			ib_dma_unmap_single(dev, c->tx[i].dma, LMIG_MSG_MAX, DMA_TO_DEVICE);
+		kfree(c->tx[i].buf);
+		c->tx[i].buf = NULL;
+		c->tx[i].dma = 0;
+		c->tx[i].busy = false;
+	}
+}
+
+static int alloc_buffers(struct lmig_conn *c, struct ib_device *dev)
+{
+	int i;
+
+	for (i = 0; i < LMIG_RX_DEPTH; i++) {
+		struct lmig_rx *rx = &c->rx[i];
+
+		rx->c = c;
+		rx->cqe.done = rx_done;
+		rx->buf = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+		if (!rx->buf)
+			return -ENOMEM;
+		rx->dma = ib_dma_map_single(dev, rx->buf, LMIG_MSG_MAX, DMA_FROM_DEVICE);
+		if (ib_dma_mapping_error(dev, rx->dma)) {
+			rx->dma = 0;
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < LMIG_TX_DEPTH; i++) {
+		struct lmig_tx *tx = &c->tx[i];
+
+		tx->c = c;
+		tx->cqe.done = tx_done;
+		tx->buf = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+		if (!tx->buf)
+			return -ENOMEM;
+		tx->dma = ib_dma_map_single(dev, tx->buf, LMIG_MSG_MAX, DMA_TO_DEVICE);
+		if (ib_dma_mapping_error(dev, tx->dma)) {
+			tx->dma = 0;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Undoes setup_qp(); release runs once the QP can no longer be used. */
+static void teardown_qp(struct lmig_conn *c, struct rdma_cm_id *id,
+			void (*release)(void *), void *arg)
+{
+	if (c->qp_created) {
+		ib_drain_qp(id->qp);
+		rdma_destroy_qp(id);
+		c->qp_created = false;
+	}
+	if (release)
+		release(arg);
+	free_buffers(c, id->device);
+	if (c->cq)
+		ib_free_cq(c->cq);
+	c->cq = NULL;
+	if (c->pd)
+		ib_dealloc_pd(c->pd);
+	c->pd = NULL;
+}
+
+static int setup_qp(struct lmig_conn *c, struct rdma_cm_id *id)
+{
+	struct ib_device *dev = id->device;
+	struct ib_qp_init_attr qa = {};
+	int i, ret;
+
+	c->pd = ib_alloc_pd(dev, 0);
+	if (IS_ERR(c->pd)) {
+		ret = PTR_ERR(c->pd);
+		c->pd = NULL;
+		return ret;
+	}
+	c->cq = ib_alloc_cq_any(dev, c, CQ_DEPTH, IB_POLL_SOFTIRQ);
+	if (IS_ERR(c->cq)) {
+		ret = PTR_ERR(c->cq);
+		c->cq = NULL;
+		goto out;
+	}
+	c->max_sge = min_t(u32, 16, dev->attrs.max_send_sge);
+	c->fr_pages = min_t(u32, 512, dev->attrs.max_fast_reg_page_list_len);
+	if (!c->fr_pages) {
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	qa.event_handler = qp_event;
+	qa.qp_context = c;
+	qa.send_cq = c->cq;
+	qa.recv_cq = c->cq;
+	qa.cap.max_send_wr = SQ_DEPTH;
+	qa.cap.max_recv_wr = LMIG_RX_DEPTH;
+	qa.cap.max_send_sge = c->max_sge;
+	qa.cap.max_recv_sge = 1;
+	qa.sq_sig_type = IB_SIGNAL_REQ_WR;
+	qa.qp_type = IB_QPT_RC;
+	ret = rdma_create_qp(id, c->pd, &qa);
+	if (ret)
+		goto out;
+	c->qp_created = true;
+	c->id = id;
+	ret = alloc_buffers(c, dev);
+	for (i = 0; !ret && i < LMIG_RX_DEPTH; i++)
+		ret = post_rx(c, &c->rx[i]);
+	if (!ret)
+		return 0;
+out:
+	teardown_qp(c, id, NULL, NULL);
+	return ret;
+}
+
+/* A connect request on the listener: the first one is ours to accept. */
+static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id)
+{
+	struct rdma_conn_param param = {
+		.retry_count = 7,
+		.rnr_retry_count = 7,	/* receivers catch up; wait for them */
+	};
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->id || c->cm != LMIG_CM_IDLE) {
+		c->refused = true;
+		spin_unlock_irqrestore(&c->lock, flags);
+		return -EBUSY;	/* RDMA CM rejects and destroys the id */
+	}
+	c->cm = LMIG_CM_ACCEPTED;
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	ret = setup_qp(c, id);
+	if (!ret) {
+		memcpy(&c->peer, &id->route.addr.dst_addr, sizeof(c->peer));
+		ret = rdma_accept(id, &param);
+		if (ret)
+			teardown_qp(c, id, NULL, NULL);
+	}
+	spin_lock_irqsave(&c->lock, flags);
+	if (ret) {
+		c->id = NULL;
+		c->cm = LMIG_CM_IDLE;
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	wake_up(&c->wq);
+	return ret;
+}
+
+static int cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
+{
+	struct lmig_conn *c = id->context;
+	unsigned long flags;
+
+	pr_debug("session %u: %s (%d)\n", c->session, rdma_event_msg(ev->event), ev->status);
+	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
+		return accept_request(c, id);
+	if (id == c->listen_id) {
+		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
+			set_closed(c, -ENODEV);
+		return 0;
+	}
+
+	switch (ev->event) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+	case RDMA_CM_EVENT_ESTABLISHED:
+		spin_lock_irqsave(&c->lock, flags);
+		if (c->cm != LMIG_CM_CLOSED)
+			c->cm = ev->event == RDMA_CM_EVENT_ADDR_RESOLVED ? LMIG_CM_ADDR :
+				ev->event == RDMA_CM_EVENT_ROUTE_RESOLVED ? LMIG_CM_ROUTE :
+				LMIG_CM_CONNECTED;
+		spin_unlock_irqrestore(&c->lock, flags);
+		wake_up(&c->wq);
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		set_closed(c, -EHOSTUNREACH);
+		break;
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		set_closed(c, -ENETUNREACH);
+		break;
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		set_closed(c, -ETIMEDOUT);
+		break;
+	case RDMA_CM_EVENT_REJECTED:
+		set_closed(c, -ECONNREFUSED);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		set_closed(c, -ECONNRESET);
+		break;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		/* The worker tears down and destroys the id, which removal awaits. */
+		set_closed(c, -ENODEV);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+struct lmig_conn *lmig_conn_alloc(u32 session)
+{
+	struct lmig_conn *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	check_sizes();
+	if (!c)
+		return NULL;
+	c->session = session;
+	init_waitqueue_head(&c->wq);
+	spin_lock_init(&c->lock);
+	INIT_LIST_HEAD(&c->rx_ready);
+	return c;
+}
+
+static void conn_close(struct lmig_conn *c, void (*release)(void *), void *arg)
+{
+	struct rdma_cm_id *id = c->id;
+	unsigned long flags;
+
+	if (!id)
+		return;
+	if (c->qp_created)
+		rdma_disconnect(id);
+	teardown_qp(c, id, release, arg);
+	spin_lock_irqsave(&c->lock, flags);
+	c->id = NULL;
+	c->cm = LMIG_CM_IDLE;
+	c->cm_error = 0;
+	c->wc_error = 0;
+	c->tx_busy = 0;
+	c->writes = 0;
+	INIT_LIST_HEAD(&c->rx_ready);
+	spin_unlock_irqrestore(&c->lock, flags);
+	rdma_destroy_id(id);
+}
+
+void lmig_conn_close(struct lmig_conn *c)
+{
+	conn_close(c, NULL, NULL);
+}
+
+void lmig_conn_close_release(struct lmig_conn *c, void (*release)(void *), void *arg)
+{
+	conn_close(c, release, arg);
+}
+
+void lmig_conn_free(struct lmig_conn *c)
+{
+	if (!c)
+		return;
+	if (c->listen_id)
+		rdma_destroy_id(c->listen_id);
+	c->listen_id = NULL;
+	lmig_conn_close(c);
+	kfree(c);
+}
+
+/* Waits until the connection reaches want, closes, or the worker stops. */
+static int wait_cm(struct lmig_conn *c, enum lmig_cm_state want, unsigned long timeout)
+{
+	long left;
+
+	left = wait_event_interruptible_timeout(c->wq,
+						READ_ONCE(c->cm) >= want || stopping(),
+						timeout);
+	if (READ_ONCE(c->cm) == LMIG_CM_CLOSED)
+		return lmig_conn_error(c);
+	if (READ_ONCE(c->cm) >= want)
+		return 0;
+	if (stopping())
+		return -EINTR;
+	return left < 0 ? -EINTR : -ETIMEDOUT;
+}
+
+int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long timeout)
+{
+	struct rdma_conn_param param = {
+		.retry_count = 7,
+		.rnr_retry_count = 7,
+	};
+	struct rdma_cm_id *id;
+	int ret;
+
+	id = rdma_create_id(&init_net, cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	c->id = id;
+	memcpy(&c->peer, dst, dst->sa_family == AF_INET6 ?
+	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	ret = rdma_resolve_addr(id, NULL, dst, RESOLVE_MS);
+	if (!ret)
+		ret = wait_cm(c, LMIG_CM_ADDR, timeout);
+	if (!ret)
+		ret = rdma_resolve_route(id, RESOLVE_MS);
+	if (!ret)
+		ret = wait_cm(c, LMIG_CM_ROUTE, timeout);
+	if (!ret)
+		ret = setup_qp(c, id);
+	if (!ret)
+		ret = rdma_connect(id, &param);
+	if (!ret)
+		ret = wait_cm(c, LMIG_CM_CONNECTED, timeout);
+	return ret;
+}
+
+int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src)
+{
+	struct rdma_cm_id *id;
+	int ret;
+
+	id = rdma_create_id(&init_net, cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(id))
+		return PTR_ERR(id);
+	ret = rdma_bind_addr(id, src);
+	if (!ret)
+		ret = rdma_listen(id, 4);
+	if (ret) {
+		rdma_destroy_id(id);
+		return ret;
+	}
+	/* The port bound, when src asked for any. */
+	memcpy(src, &id->route.addr.src_addr, src->sa_family == AF_INET6 ?
+	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	c->listen_id = id;
+	return 0;
+}
+
+int lmig_conn_wait_peer(struct lmig_conn *c)
+{
+	wait_event_interruptible(c->wq, READ_ONCE(c->cm) == LMIG_CM_CONNECTED ||
+				 READ_ONCE(c->cm) == LMIG_CM_CLOSED || stopping());
+	if (stopping())
+		return -EINTR;
+	if (READ_ONCE(c->cm) == LMIG_CM_CONNECTED)
+		return 0;
+	return lmig_conn_error(c) ?: -ECONNRESET;
+}
+
+static struct lmig_tx *get_tx(struct lmig_conn *c)
+{
+	struct lmig_tx *found = NULL;
+	unsigned long flags;
+	int i;
+
+	spin_lock_irqsave(&c->lock, flags);
+	for (i = 0; i < LMIG_TX_DEPTH; i++) {
+		if (!c->tx[i].busy) {
+			found = &c->tx[i];
+			found->busy = true;
+			c->tx_busy++;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	return found;
+}
+
+int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
+{
+	struct lmig_msg_hdr *hdr;
+	struct lmig_tx *tx = NULL;
+	struct ib_send_wr wr = {};
+	struct ib_sge sge;
+	int ret;
+
+	if (WARN_ON_ONCE(len < sizeof(*hdr) || len > LMIG_MSG_MAX))
+		return -EINVAL;
+	wait_event_interruptible_timeout(c->wq, (tx = get_tx(c)) ||
+					 lmig_conn_error(c) || stopping(), SEND_TIMEOUT);
+	if (!tx) {
+		ret = lmig_conn_error(c);
+		return ret ? ret : stopping() ? -EINTR : -ETIMEDOUT;
+	}
+	memcpy(tx->buf, msg, len);
+	hdr = tx->buf;
+	hdr->magic = cpu_to_le32(LMIG_PROTO_MAGIC);
+	hdr->major = LMIG_PROTO_MAJOR;
+	hdr->minor = LMIG_PROTO_MINOR;
+	hdr->type = cpu_to_le16(type);
+	hdr->len = cpu_to_le32(len);
+	hdr->reserved = 0;
+	ib_dma_sync_single_for_device(c->id->device, tx->dma, len, DMA_TO_DEVICE);
+
+	sge.addr = tx->dma;
+	sge.length = len;
+	sge.lkey = c->pd->local_dma_lkey;
+	wr.wr_cqe = &tx->cqe;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IB_WR_SEND;
+	wr.send_flags = IB_SEND_SIGNALED;
+	ret = ib_post_send(c->id->qp, &wr, NULL);
+	if (ret) {
+		unsigned long flags;
+
+		spin_lock_irqsave(&c->lock, flags);
+		tx->busy = false;
+		c->tx_busy--;
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+	return ret;
+}
+
+int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
+{
+	int ret = lmig_conn_send(c, type, msg, len);
+
+	if (ret)
+		return ret;
+	wait_event_interruptible_timeout(c->wq, READ_ONCE(c->tx_busy) == 0 ||
+					 lmig_conn_error(c) || stopping(), SEND_TIMEOUT);
+	if (READ_ONCE(c->tx_busy) == 0)
+		return 0;
+	ret = lmig_conn_error(c);
+	return ret ? ret : stopping() ? -EINTR : -ETIMEDOUT;
+}
+
+static bool header_ok(const struct lmig_rx *rx)
+{
+	const struct lmig_msg_hdr *hdr = rx->buf;
+
+	return rx->len >= sizeof(*hdr) && rx->len <= LMIG_MSG_MAX &&
+	       le32_to_cpu(hdr->magic) == LMIG_PROTO_MAGIC &&
+	       hdr->major == LMIG_PROTO_MAJOR &&
+	       le32_to_cpu(hdr->len) == rx->len && !hdr->reserved;
+}
+
+struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
+{
+	struct lmig_rx *rx = NULL;
+	unsigned long flags;
+	long left;
+	int err;
+
+	left = wait_event_interruptible_timeout(c->wq, !list_empty(&c->rx_ready) ||
+						lmig_conn_error(c) || stopping(), timeout);
+	spin_lock_irqsave(&c->lock, flags);
+	if (!list_empty(&c->rx_ready)) {
+		rx = list_first_entry(&c->rx_ready, struct lmig_rx, node);
+		list_del(&rx->node);
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	if (rx) {
+		if (header_ok(rx))
+			return rx;
+		pr_debug("session %u: malformed message of %u bytes\n", c->session, rx->len);
+		return ERR_PTR(-EPROTO);
+	}
+	err = lmig_conn_error(c);
+	if (err)
+		return ERR_PTR(err);
+	if (stopping() || left < 0)
+		return ERR_PTR(-EINTR);
+	return ERR_PTR(-ETIMEDOUT);
+}
+
+int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx)
+{
+	return post_rx(c, rx);
+}
+
+int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
+		    u32 nsge, u64 remote, u32 rkey)
+{
+	struct ib_sge sge[16];
+	struct ib_rdma_wr wr = {};
+	unsigned long flags;
+	u32 i;
+	int ret;
+
+	if (WARN_ON_ONCE(!nsge || nsge > c->max_sge || nsge > ARRAY_SIZE(sge)))
+		return -EINVAL;
+	for (i = 0; i < nsge; i++) {
+		sge[i].addr = dma[i];
+		sge[i].length = PAGE_SIZE;
+		sge[i].lkey = c->pd->local_dma_lkey;
+	}
+	wr.wr.wr_cqe = cqe;
+	wr.wr.sg_list = sge;
+	wr.wr.num_sge = nsge;
+	wr.wr.opcode = IB_WR_RDMA_WRITE;
+	wr.wr.send_flags = IB_SEND_SIGNALED;
+	wr.remote_addr = remote;
+	wr.rkey = rkey;
+	spin_lock_irqsave(&c->lock, flags);
+	c->writes++;
+	spin_unlock_irqrestore(&c->lock, flags);
+	ret = ib_post_send(c->id->qp, &wr.wr, NULL);
+	if (ret) {
+		spin_lock_irqsave(&c->lock, flags);
+		c->writes--;
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+	return ret;
+}

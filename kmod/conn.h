@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One RDMA connection of a session: its RDMA CM id, its own PD (so that
+ * an rkey it grants is of no use to any other QP), one CQ, one RC QP,
+ * and the buffers of the control channel.
+ */
+#ifndef _LMIG_CONN_H
+#define _LMIG_CONN_H
+
+#include <linux/completion.h>
+#include <linux/socket.h>
+#include <linux/wait.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
+
+#include <linux/lmig.h>
+
+#include "proto.h"
+
+#define LMIG_RX_DEPTH		32
+#define LMIG_TX_DEPTH		8
+#define LMIG_WRITE_DEPTH	64	/* data WRITEs in flight */
+
+struct lmig_conn;
+
+struct lmig_rx {
+	struct ib_cqe cqe;
+	struct list_head node;
+	struct lmig_conn *c;
+	void *buf;
+	u64 dma;
+	u32 len;		/* bytes received */
+};
+
+struct lmig_tx {
+	struct ib_cqe cqe;
+	struct lmig_conn *c;
+	void *buf;
+	u64 dma;
+	bool busy;
+};
+
+/* A work request posted by a caller that waits for it to complete. */
+struct lmig_sync_wr {
+	struct ib_cqe cqe;
+	struct completion done;
+	int status;		/* enum ib_wc_status */
+};
+
+enum lmig_cm_state {
+	LMIG_CM_IDLE,
+	LMIG_CM_ADDR,		/* address resolved */
+	LMIG_CM_ROUTE,		/* route resolved */
+	LMIG_CM_ACCEPTED,	/* destination: a request accepted */
+	LMIG_CM_CONNECTED,
+	LMIG_CM_CLOSED,		/* cm_error says why */
+};
+
+struct lmig_conn {
+	u32 session;			/* id, for messages */
+	struct rdma_cm_id *listen_id;	/* destination only */
+	struct rdma_cm_id *id;
+	struct ib_pd *pd;
+	struct ib_cq *cq;
+	bool qp_created;
+	u32 max_sge;			/* per data WRITE */
+	u32 fr_pages;			/* per fast-registered chunk */
+
+	wait_queue_head_t wq;		/* everything the worker waits for */
+	spinlock_t lock;		/* the fields below */
+	enum lmig_cm_state cm;
+	int cm_error;
+	int wc_error;			/* a failed completion: the QP is dead */
+	struct list_head rx_ready;
+	u32 tx_busy;
+	u32 writes;			/* data WRITEs in flight */
+	bool refused;			/* destination: a request was turned away */
+
+	struct sockaddr_storage peer;
+	struct lmig_rx rx[LMIG_RX_DEPTH];
+	struct lmig_tx tx[LMIG_TX_DEPTH];
+};
+
+struct lmig_conn *lmig_conn_alloc(u32 session);
+void lmig_conn_free(struct lmig_conn *c);
+/* Drops the connected id and its resources, keeping any listener. */
+void lmig_conn_close(struct lmig_conn *c);
+/* The same, calling release(arg) once the QP is gone, before the PD is. */
+void lmig_conn_close_release(struct lmig_conn *c, void (*release)(void *), void *arg);
+
+int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long timeout);
+int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src);
+/* Destination: waits for an accepted connection to be established. */
+int lmig_conn_wait_peer(struct lmig_conn *c);
+
+/* Why the connection cannot be used any more, or 0. */
+int lmig_conn_error(struct lmig_conn *c);
+
+int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len);
+/* Sends and waits until the peer has it (the SEND completed). */
+int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len);
+/*
+ * Waits up to timeout jiffies for a message whose header is valid.
+ * Returns it (give it back with lmig_conn_repost) or an ERR_PTR.
+ */
+struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout);
+int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx);
+
+void lmig_sync_wr_init(struct lmig_sync_wr *w);
+/* Waits for a posted lmig_sync_wr; 0 when it completed well. */
+int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w);
+
+/* A data WRITE of nsge page-sized pieces, completing through cqe. */
+int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
+		    u32 nsge, u64 remote, u32 rkey);
+/* Called from a data WRITE's completion handler. */
+void lmig_conn_write_done(struct lmig_conn *c, struct ib_wc *wc);
+
+static inline u32 lmig_msg_type(const struct lmig_rx *rx)
+{
+	return le16_to_cpu(((const struct lmig_msg_hdr *)rx->buf)->type);
+}
+
+#endif /* _LMIG_CONN_H */

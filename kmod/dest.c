@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The destination side of a migration: a listener and one worker thread
+ * per session.
+ *
+ * Nothing is writable before the source has proved it knows the token.
+ * Then the worker checks that both VMs have the same memory layout, pins
+ * the destination VM's memory chunk by chunk (long term, for writing),
+ * registers each chunk with fast registration on the session's own PD and
+ * grants the source (iova, rkey) per chunk: pages land straight in guest
+ * memory. Every page named in a message is checked against the memslots;
+ * the WRITEs cannot reach beyond the chunks, which the RDMA device checks.
+ * The session completes only on FINAL, which arrives after every WRITE of
+ * the last round has been placed (RC ordering).
+ */
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/random.h>
+#include <linux/sched/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+#include "conn.h"
+#include "lmig.h"
+
+#define HANDSHAKE_TIMEOUT	(10 * HZ)
+
+struct chunk {
+	u32 slot;
+	u32 npages;
+	u64 first;		/* page index in the slot */
+	struct page **pages;
+	u32 pinned;
+	struct sg_table sgt;
+	int mapped;		/* sg entries DMA-mapped */
+	struct ib_mr *mr;
+};
+
+struct dest {
+	struct lmig_session *s;
+	struct lmig_vm *vm;
+	struct lmig_conn *c;
+	u8 token[LMIG_TOKEN_LEN];
+	void *hello;		/* as received, for the MAC */
+	u32 hello_len;
+	void *msg;
+	struct lmig_msg_error *err;
+
+	struct chunk *chunks;
+	u32 nchunks;
+	u32 *slot_chunk;	/* index of each slot's first chunk */
+	u32 chunk_pages;
+
+	void *blob;
+	u32 blob_len;
+	u32 blob_got;
+	u64 rounds;
+	u64 data_pages;
+	u64 zero_pages;
+};
+
+/* Runs once the QP is gone: nothing can write these pages any more. */
+static void chunks_release(void *arg)
+{
+	struct dest *x = arg;
+	struct ib_device *dev = x->c->id ? x->c->id->device : NULL;
+	u32 i;
+
+	for (i = 0; i < x->nchunks; i++) {
+		struct chunk *k = &x->chunks[i];
+
+		if (k->mr)
+			ib_dereg_mr(k->mr);
+		k->mr = NULL;
+		if (k->mapped && dev)
+			ib_dma_unmap_sg(dev, k->sgt.sgl, k->sgt.orig_nents, DMA_BIDIRECTIONAL);
+		k->mapped = 0;
+		if (k->sgt.sgl)
+			sg_free_table(&k->sgt);
+		k->sgt.sgl = NULL;
+		if (k->pinned)
+			unpin_user_pages_dirty_lock(k->pages, k->pinned, true);
+		k->pinned = 0;
+		kvfree(k->pages);
+		k->pages = NULL;
+	}
+}
+
+static void dest_free(void *work)
+{
+	struct dest *x = work;
+
+	if (x->c)
+		lmig_conn_close_release(x->c, chunks_release, x);
+	if (x->chunks)
+		chunks_release(x);
+	lmig_conn_free(x->c);
+	kvfree(x->chunks);
+	kfree(x->slot_chunk);
+	kfree(x->hello);
+	kfree(x->msg);
+	kfree(x->err);
+	kvfree(x->blob);
+	memzero_explicit(x->token, sizeof(x->token));
+	kfree(x);
+}
+
+/* Tells the source why, and waits until it has the message. */
+static void refuse(struct dest *x, int err, const char *text)
+{
+	memset(x->err, 0, sizeof(*x->err));
+	x->err->errno_val = cpu_to_le32(-err);
+	strscpy(x->err->text, text, sizeof(x->err->text));
+	lmig_conn_send_sync(x->c, LMIG_MSG_ERROR, x->err, sizeof(*x->err));
+}
+
+/* The next message, copied to x->msg; its length, or an error. */
+static int recv_msg(struct dest *x, unsigned long timeout, u32 *type)
+{
+	struct lmig_rx *rx;
+	u32 len;
+	int ret;
+
+	rx = lmig_conn_recv(x->c, timeout);
+	if (IS_ERR(rx))
+		return PTR_ERR(rx);
+	*type = lmig_msg_type(rx);
+	len = rx->len;
+	memcpy(x->msg, rx->buf, len);
+	ret = lmig_conn_repost(x->c, rx);
+	return ret ? ret : len;
+}
+
+static int check_hello(struct dest *x, u32 len)
+{
+	const struct lmig_msg_hello *h = x->msg;
+	u32 n;
+
+	if (len < sizeof(*h))
+		return -EPROTO;
+	n = le32_to_cpu(h->nslots);
+	if (n > LMIG_MAX_SLOTS || len != struct_size(h, slots, n) ||
+	    le32_to_cpu(h->page_size) != PAGE_SIZE || h->features)
+		return -EPROTO;
+	memcpy(x->hello, h, len);
+	x->hello_len = len;
+	return 0;
+}
+
+/* HELLO, CHALLENGE, AUTH: 0 when the source knows the token. */
+static int authenticate(struct dest *x)
+{
+	struct lmig_msg_challenge ch = {};
+	u8 mac[LMIG_MAC_LEN];
+	u32 type;
+	int ret;
+
+	ret = recv_msg(x, HANDSHAKE_TIMEOUT, &type);
+	if (ret >= 0)
+		ret = type == LMIG_MSG_HELLO ? check_hello(x, ret) : -EPROTO;
+	if (ret)
+		return ret;
+	get_random_bytes(ch.nonce, sizeof(ch.nonce));
+	ret = lmig_conn_send(x->c, LMIG_MSG_CHALLENGE, &ch, sizeof(ch));
+	if (!ret)
+		ret = recv_msg(x, HANDSHAKE_TIMEOUT, &type);
+	if (ret < 0)
+		return ret;
+	if (type != LMIG_MSG_AUTH || ret != sizeof(struct lmig_msg_auth))
+		return -EPROTO;
+	ret = lmig_auth_mac(x->token, ch.nonce, x->hello, x->hello_len, mac);
+	if (ret)
+		return ret;
+	if (!lmig_auth_equal(mac, ((struct lmig_msg_auth *)x->msg)->mac))
+		ret = -EACCES;
+	memzero_explicit(mac, sizeof(mac));
+	return ret;
+}
+
+/* Both VMs must have the same slots; the message names the first that differs. */
+static int check_layout(struct dest *x, char *why, size_t len)
+{
+	const struct lmig_msg_hello *h = x->hello;
+	u32 n = le32_to_cpu(h->nslots), i;
+
+	if (n != x->vm->nslots) {
+		snprintf(why, len, "memory layouts differ: source has %u memslots, here %u",
+			 n, x->vm->nslots);
+		return -EPROTO;
+	}
+	for (i = 0; i < n; i++) {
+		const struct lmig_wire_slot *w = &h->slots[i];
+		const struct lmig_slot *l = &x->vm->slots[i];
+
+		if (le16_to_cpu(w->as_id) == l->as_id &&
+		    le64_to_cpu(w->base_gfn) == l->base_gfn &&
+		    le64_to_cpu(w->npages) == l->npages)
+			continue;
+		snprintf(why, len,
+			 "memory layouts differ at slot %u: source 0x%llx+%lluM, here 0x%llx+%lluM",
+			 i, le64_to_cpu(w->base_gfn) << PAGE_SHIFT,
+			 le64_to_cpu(w->npages) >> (20 - PAGE_SHIFT),
+			 l->base_gfn << PAGE_SHIFT, l->npages >> (20 - PAGE_SHIFT));
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int alloc_chunks(struct dest *x)
+{
+	u32 i, n = 0;
+
+	x->chunk_pages = x->c->fr_pages;
+	for (i = 0; i < x->vm->nslots; i++)
+		n += DIV_ROUND_UP_ULL(x->vm->slots[i].npages, x->chunk_pages);
+	x->chunks = kvcalloc(n, sizeof(*x->chunks), GFP_KERNEL);
+	x->slot_chunk = kcalloc(x->vm->nslots, sizeof(*x->slot_chunk), GFP_KERNEL);
+	if (!x->chunks || !x->slot_chunk)
+		return -ENOMEM;
+	x->nchunks = n;
+	n = 0;
+	for (i = 0; i < x->vm->nslots; i++) {
+		u64 first;
+
+		x->slot_chunk[i] = n;
+		for (first = 0; first < x->vm->slots[i].npages; first += x->chunk_pages) {
+			x->chunks[n].slot = i;
+			x->chunks[n].first = first;
+			x->chunks[n].npages = min_t(u64, x->chunk_pages,
+						    x->vm->slots[i].npages - first);
+			n++;
+		}
+	}
+	return 0;
+}
+
+/* Pins a chunk of guest memory and registers it for remote writes. */
+static int register_chunk(struct dest *x, struct chunk *k)
+{
+	struct ib_device *dev = x->c->id->device;
+	unsigned long hva = x->vm->slots[k->slot].hva + (k->first << PAGE_SHIFT);
+	struct lmig_sync_wr w;
+	struct ib_reg_wr wr = {};
+	int ret;
+
+	k->pages = kvmalloc_array(k->npages, sizeof(*k->pages), GFP_KERNEL);
+	if (!k->pages)
+		return -ENOMEM;
+	while (k->pinned < k->npages) {
+		ret = pin_user_pages_fast(hva + ((unsigned long)k->pinned << PAGE_SHIFT),
+					  k->npages - k->pinned, FOLL_WRITE | FOLL_LONGTERM,
+					  k->pages + k->pinned);
+		if (ret <= 0)
+			return ret ? ret : -EFAULT;
+		k->pinned += ret;
+	}
+	ret = sg_alloc_table_from_pages(&k->sgt, k->pages, k->npages, 0,
+					(unsigned long)k->npages << PAGE_SHIFT, GFP_KERNEL);
+	if (ret) {
+		k->sgt.sgl = NULL;
+		return ret;
+	}
+	k->mapped = ib_dma_map_sg(dev, k->sgt.sgl, k->sgt.orig_nents, DMA_BIDIRECTIONAL);
+	if (!k->mapped)
+		return -ENOMEM;
+	k->mr = ib_alloc_mr(x->c->pd, IB_MR_TYPE_MEM_REG, k->npages);
+	if (IS_ERR(k->mr)) {
+		ret = PTR_ERR(k->mr);
+		k->mr = NULL;
+		return ret;
+	}
+	ret = ib_map_mr_sg(k->mr, k->sgt.sgl, k->mapped, NULL, PAGE_SIZE);
+	if (ret != k->mapped)
+		return ret < 0 ? ret : -EINVAL;
+
+	lmig_sync_wr_init(&w);
+	wr.wr.opcode = IB_WR_REG_MR;
+	wr.wr.wr_cqe = &w.cqe;
+	wr.wr.send_flags = IB_SEND_SIGNALED;
+	wr.mr = k->mr;
+	wr.key = k->mr->rkey;
+	wr.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE;
+	ret = ib_post_send(x->c->id->qp, &wr.wr, NULL);
+	if (ret)
+		return ret;
+	return lmig_sync_wr_wait(x->c, &w);
+}
+
+static int send_grants(struct dest *x)
+{
+	struct lmig_msg_grant *m = x->msg;
+	struct lmig_msg_ready ready = {};
+	u32 i, n = 0;
+	int ret;
+
+	for (i = 0; i < x->nchunks; i++) {
+		struct lmig_wire_grant *g = &m->grants[n++];
+		const struct chunk *k = &x->chunks[i];
+
+		g->slot = cpu_to_le32(k->slot);
+		g->npages = cpu_to_le32(k->npages);
+		g->first = cpu_to_le64(k->first);
+		g->iova = cpu_to_le64(k->mr->iova);
+		g->rkey = cpu_to_le32(k->mr->rkey);
+		g->reserved = 0;
+		if (n == LMIG_GRANTS_PER_MSG || i + 1 == x->nchunks) {
+			memset(&m->hdr, 0, sizeof(m->hdr));
+			m->count = cpu_to_le32(n);
+			m->reserved = 0;
+			ret = lmig_conn_send(x->c, LMIG_MSG_GRANT, m, struct_size(m, grants, n));
+			if (ret)
+				return ret;
+			n = 0;
+		}
+	}
+	ready.chunks = cpu_to_le64(x->nchunks);
+	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
+}
+
+static int grant_memory(struct dest *x)
+{
+	struct lmig_session *s = x->s;
+	u32 i;
+	int ret;
+
+	ret = alloc_chunks(x);
+	if (ret)
+		return ret;
+	kthread_use_mm(x->vm->mm);
+	for (i = 0; i < x->nchunks && !ret; i++) {
+		if (!(i & 63)) {
+			lmig_worker_note(s, "pinning and registering guest memory: %u of %u chunks",
+					 i, x->nchunks);
+			if (kthread_should_stop())
+				ret = -EINTR;
+			else
+				ret = lmig_conn_error(x->c);
+		}
+		if (!ret)
+			ret = register_chunk(x, &x->chunks[i]);
+	}
+	kthread_unuse_mm(x->vm->mm);
+	if (ret) {
+		lmig_worker_message(s, "could not pin and register guest memory (error %d)", ret);
+		return ret;
+	}
+	return send_grants(x);
+}
+
+/* Zero ranges: pages the source found all zero, checked against the slots. */
+static int place_zeros(struct dest *x, u32 len)
+{
+	const struct lmig_msg_zero *m = x->msg;
+	u32 n, i;
+
+	if (len < sizeof(*m))
+		return -EPROTO;
+	n = le32_to_cpu(m->count);
+	if (n > LMIG_RANGES_PER_MSG || len != struct_size(m, ranges, n) || m->reserved)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		u32 slot = le32_to_cpu(m->ranges[i].slot);
+		u32 count = le32_to_cpu(m->ranges[i].npages);
+		u64 first = le64_to_cpu(m->ranges[i].first), p;
+
+		if (slot >= x->vm->nslots || !count ||
+		    first >= x->vm->slots[slot].npages ||
+		    count > x->vm->slots[slot].npages - first)
+			return -EPROTO;
+		for (p = first; p < first + count; p++) {
+			const struct chunk *k = &x->chunks[x->slot_chunk[slot] +
+							   div_u64(p, x->chunk_pages)];
+			void *va = kmap_local_page(k->pages[p - k->first]);
+
+			/*
+			 * Fresh guest memory is zero already; reading first
+			 * keeps untouched pages clean. CPU stores to these
+			 * DMA-mapped pages need no sync: the device only
+			 * writes them, on coherent platforms.
+			 */
+			if (memchr_inv(va, 0, PAGE_SIZE))
+				clear_page(va);
+			kunmap_local(va);
+			if (!(p & 1023))
+				cond_resched();
+		}
+		x->zero_pages += count;
+	}
+	return 0;
+}
+
+static int take_blob(struct dest *x, u32 len)
+{
+	const struct lmig_msg_blob *b = x->msg;
+	u32 total, off, n;
+
+	if (len < sizeof(*b))
+		return -EPROTO;
+	total = le32_to_cpu(b->total);
+	off = le32_to_cpu(b->offset);
+	n = len - sizeof(*b);
+	if (!total || total > LMIG_MAX_BLOB || !n || off != x->blob_got ||
+	    n > total - off || (x->blob && total != x->blob_len))
+		return -EPROTO;
+	if (!x->blob) {
+		x->blob = kvmalloc(total, GFP_KERNEL);
+		if (!x->blob)
+			return -ENOMEM;
+		x->blob_len = total;
+	}
+	memcpy(x->blob + off, b->data, n);
+	x->blob_got += n;
+	return 0;
+}
+
+static void publish(struct dest *x)
+{
+	struct lmig_session *s = x->s;
+
+	spin_lock(&s->stats_lock);
+	s->stats.rounds = x->rounds;
+	s->stats.transferred_pages = x->data_pages;
+	s->stats.transferred_bytes = x->data_pages << PAGE_SHIFT;
+	s->stats.zero_pages = x->zero_pages;
+	spin_unlock(&s->stats_lock);
+}
+
+static int check_final(struct dest *x, u32 len)
+{
+	const struct lmig_msg_final *f = x->msg;
+
+	if (len != sizeof(*f) || le64_to_cpu(f->rounds) != x->rounds ||
+	    le64_to_cpu(f->data_pages) != x->data_pages ||
+	    le64_to_cpu(f->zero_pages) != x->zero_pages ||
+	    le32_to_cpu(f->blob_len) != x->blob_len || x->blob_got != x->blob_len) {
+		lmig_worker_message(x->s, "FINAL does not match what arrived");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Places what the source sends until FINAL; 0 once acknowledged. */
+static int receive(struct dest *x)
+{
+	struct lmig_msg_round *r;
+	u32 type;
+	int ret;
+
+	for (;;) {
+		ret = recv_msg(x, MAX_SCHEDULE_TIMEOUT, &type);
+		if (ret < 0)
+			return ret;
+		switch (type) {
+		case LMIG_MSG_ZERO:
+			ret = place_zeros(x, ret);
+			break;
+		case LMIG_MSG_ROUND_DONE:
+			r = x->msg;
+			if (ret != sizeof(*r) || le64_to_cpu(r->round) != x->rounds) {
+				ret = -EPROTO;
+				break;
+			}
+			x->data_pages += le64_to_cpu(r->data_pages);
+			x->rounds++;
+			publish(x);
+			/* Zeros of this round are placed: the next may write. */
+			ret = lmig_conn_send(x->c, LMIG_MSG_ROUND_ACK, r, sizeof(*r));
+			break;
+		case LMIG_MSG_BLOB:
+			ret = take_blob(x, ret);
+			break;
+		case LMIG_MSG_FINAL:
+			ret = check_final(x, ret);
+			if (!ret)
+				return lmig_conn_send_sync(x->c, LMIG_MSG_ACK, x->msg,
+							   sizeof(struct lmig_msg_hdr));
+			break;
+		default:
+			ret = -EPROTO;
+		}
+		if (ret) {
+			if (ret == -EPROTO)
+				lmig_worker_message(x->s, "the source broke the protocol (%u)",
+						    type);
+			return ret;
+		}
+	}
+}
+
+/* Waits for a source that knows the token; turns the others away. */
+static int accept_source(struct dest *x)
+{
+	struct lmig_session *s = x->s;
+	int ret;
+
+	for (;;) {
+		ret = lmig_conn_wait_peer(x->c);
+		if (ret == -EINTR || ret == -ENODEV)
+			return ret;
+		if (!ret)
+			ret = authenticate(x);
+		if (!ret)
+			return 0;
+		if (ret == -EACCES) {
+			refuse(x, ret, "authentication failed: wrong token");
+			lmig_worker_message(s, "turned away %pISpc: wrong token; listening",
+					    &x->c->peer);
+		} else {
+			lmig_worker_message(s, "dropped %pISpc (error %d); listening",
+					    &x->c->peer, ret);
+		}
+		lmig_conn_close(x->c);
+		if (kthread_should_stop())
+			return -EINTR;
+	}
+}
+
+static int dest_thread(void *arg)
+{
+	struct dest *x = arg;
+	struct lmig_session *s = x->s;
+	char why[LMIG_ERROR_TEXT];
+	ktime_t t0;
+	int ret;
+
+	ret = accept_source(x);
+	if (ret)
+		goto out;
+	t0 = ktime_get();
+	/* One source per session: nobody else may connect from now on. */
+	rdma_destroy_id(x->c->listen_id);
+	x->c->listen_id = NULL;
+	spin_lock(&s->stats_lock);
+	snprintf(s->stats.peer, sizeof(s->stats.peer), "%pISpc", &x->c->peer);
+	spin_unlock(&s->stats_lock);
+
+	ret = check_layout(x, why, sizeof(why));
+	if (ret) {
+		refuse(x, ret, why);
+		lmig_worker_message(s, "%s", why);
+		goto out;
+	}
+	lmig_worker_phase(s, LMIG_STATE_ACTIVE);
+	ret = grant_memory(x);
+	if (ret)
+		goto out;
+	spin_lock(&s->stats_lock);
+	s->stats.setup_time_ms = ktime_ms_delta(ktime_get(), t0);
+	spin_unlock(&s->stats_lock);
+	lmig_worker_note(s, "receiving");
+	ret = receive(x);
+	if (ret == -ECONNRESET)
+		lmig_worker_message(s, "the source went away before FINAL; this VM must not run");
+out:
+	lmig_conn_close_release(x->c, chunks_release, x);
+	if (kthread_should_stop()) {
+		ret = -EINTR;
+	} else if (ret) {
+		lmig_worker_failed(s, ret);
+	} else {
+		spin_lock(&s->stats_lock);
+		s->blob = x->blob;
+		s->blob_len = x->blob_len;
+		spin_unlock(&s->stats_lock);
+		x->blob = NULL;
+		lmig_worker_complete(s);
+	}
+	lmig_worker_park();
+	return 0;
+}
+
+int lmig_dest_listen(struct lmig_session *s, struct sockaddr *src, u8 *token)
+{
+	struct dest *x;
+	int ret;
+
+	lockdep_assert_held(&s->lock);
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->s = s;
+	x->vm = s->vm;
+	x->c = lmig_conn_alloc(s->id);
+	x->hello = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+	x->msg = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+	x->err = kzalloc(sizeof(*x->err), GFP_KERNEL);
+	if (!x->c || !x->hello || !x->msg || !x->err) {
+		dest_free(x);
+		return -ENOMEM;
+	}
+	get_random_bytes(x->token, sizeof(x->token));
+	ret = lmig_conn_listen(x->c, src);
+	if (ret) {
+		dest_free(x);
+		return ret;
+	}
+	memcpy(token, x->token, LMIG_TOKEN_LEN);
+	lmig_worker_note(s, "listening");
+	return lmig_worker_run(s, dest_thread, x, dest_free, "dst");
+}

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lmig's wire protocol: the control messages two lmig modules exchange
+ * over an RC QP (SEND/RECV); page data goes by RDMA WRITE, never here.
+ *
+ * Every message begins with struct lmig_msg_hdr. All fields are little
+ * endian, whatever the hosts are. The receiver checks the length, magic,
+ * version and every bound before it uses a field; a violation aborts the
+ * session, never the host. Sizes are fixed by BUILD_BUG_ON in conn.c.
+ *
+ *   source                          destination
+ *   HELLO (layout, features)  ->
+ *                             <-    CHALLENGE (nonce)
+ *   AUTH (HMAC-SHA256)        ->
+ *                             <-    GRANT ... (chunk -> iova, rkey)
+ *                             <-    READY            or ERROR (why)
+ *   [RDMA WRITEs of a round]
+ *   ZERO (page ranges)        ->
+ *   ROUND_DONE (round, pages) ->
+ *                             <-    ROUND_ACK (after placing the zeros)
+ *   ... more rounds ...
+ *   BLOB (VMM state, pieces)  ->
+ *   FINAL (totals)            ->
+ *                             <-    ACK
+ *
+ * RC delivers in order and a SEND completes at the receiver only after
+ * every WRITE posted before it has been placed, so a round's pages have
+ * landed when its ROUND_DONE arrives, and all of them when FINAL does.
+ * ROUND_ACK keeps a zero marker of one round from being placed after a
+ * WRITE of the next one to the same page.
+ */
+#ifndef _LMIG_PROTO_H
+#define _LMIG_PROTO_H
+
+#include <linux/types.h>
+
+#define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
+#define LMIG_PROTO_MAJOR	1
+#define LMIG_PROTO_MINOR	0
+
+/* Every message fits in one receive buffer. */
+#define LMIG_MSG_MAX		16384
+
+enum lmig_msg_type {
+	LMIG_MSG_HELLO = 1,
+	LMIG_MSG_CHALLENGE = 2,
+	LMIG_MSG_AUTH = 3,
+	LMIG_MSG_GRANT = 4,
+	LMIG_MSG_READY = 5,
+	LMIG_MSG_ZERO = 6,
+	LMIG_MSG_ROUND_DONE = 7,
+	LMIG_MSG_ROUND_ACK = 8,
+	LMIG_MSG_BLOB = 9,
+	LMIG_MSG_FINAL = 10,
+	LMIG_MSG_ACK = 11,
+	LMIG_MSG_ERROR = 12,
+};
+
+struct lmig_msg_hdr {
+	__le32 magic;
+	__u8 major;
+	__u8 minor;
+	__le16 type;		/* enum lmig_msg_type */
+	__le32 len;		/* of the whole message, header included */
+	__le32 reserved;	/* zero */
+};
+
+/* One memslot as both sides must have it; slots travel in sorted order. */
+struct lmig_wire_slot {
+	__le16 as_id;
+	__le16 reserved0;
+	__le32 reserved1;
+	__le64 base_gfn;
+	__le64 npages;
+};
+
+struct lmig_msg_hello {
+	struct lmig_msg_hdr hdr;
+	__le32 page_size;
+	__le32 nslots;
+	__le64 features;	/* none yet */
+	struct lmig_wire_slot slots[];
+};
+
+#define LMIG_NONCE_LEN		32
+#define LMIG_MAC_LEN		32
+
+struct lmig_msg_challenge {
+	struct lmig_msg_hdr hdr;
+	__u8 nonce[LMIG_NONCE_LEN];
+};
+
+struct lmig_msg_auth {
+	struct lmig_msg_hdr hdr;
+	__u8 mac[LMIG_MAC_LEN];	/* HMAC-SHA256(token, context || nonce || HELLO) */
+};
+
+/* Pages [first, first + npages) of a slot are at iova under rkey. */
+struct lmig_wire_grant {
+	__le32 slot;		/* index in the HELLO layout */
+	__le32 npages;
+	__le64 first;		/* page index within the slot */
+	__le64 iova;
+	__le32 rkey;
+	__le32 reserved;
+};
+
+struct lmig_msg_grant {
+	struct lmig_msg_hdr hdr;
+	__le32 count;
+	__le32 reserved;
+	struct lmig_wire_grant grants[];
+};
+
+struct lmig_msg_ready {
+	struct lmig_msg_hdr hdr;
+	__le64 chunks;		/* grants sent in all */
+};
+
+/* Pages the source found all zero in this round. */
+struct lmig_wire_range {
+	__le32 slot;
+	__le32 npages;
+	__le64 first;
+};
+
+struct lmig_msg_zero {
+	struct lmig_msg_hdr hdr;
+	__le32 count;
+	__le32 reserved;
+	struct lmig_wire_range ranges[];
+};
+
+struct lmig_msg_round {
+	struct lmig_msg_hdr hdr;
+	__le64 round;
+	__le64 data_pages;	/* written this round */
+	__le64 zero_pages;	/* marked zero this round */
+};
+
+struct lmig_msg_blob {
+	struct lmig_msg_hdr hdr;
+	__le32 total;		/* length of the whole blob */
+	__le32 offset;		/* of this piece; data runs to hdr.len */
+	__u8 data[];
+};
+
+struct lmig_msg_final {
+	struct lmig_msg_hdr hdr;
+	__le64 rounds;
+	__le64 data_pages;	/* over all rounds */
+	__le64 zero_pages;
+	__le32 blob_len;
+	__le32 reserved;
+};
+
+#define LMIG_ERROR_TEXT		128
+
+struct lmig_msg_error {
+	struct lmig_msg_hdr hdr;
+	__le32 errno_val;	/* positive Linux errno */
+	__le32 reserved;
+	char text[LMIG_ERROR_TEXT];	/* NUL-terminated */
+};
+
+#define LMIG_GRANTS_PER_MSG \
+	((LMIG_MSG_MAX - sizeof(struct lmig_msg_grant)) / sizeof(struct lmig_wire_grant))
+#define LMIG_RANGES_PER_MSG \
+	((LMIG_MSG_MAX - sizeof(struct lmig_msg_zero)) / sizeof(struct lmig_wire_range))
+#define LMIG_BLOB_PER_MSG	(LMIG_MSG_MAX - sizeof(struct lmig_msg_blob))
+
+#endif /* _LMIG_PROTO_H */

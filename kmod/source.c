@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of a migration: one worker thread per session connects,
+ * authenticates, then sends the VM's memory round after round.
+ *
+ * Round 0 sends every page; each later round sends the pages the guest
+ * dirtied meanwhile. A page is read into a staging page (which also tells
+ * whether it is all zero, with one read) after its dirty bit was cleared,
+ * so a write during the transfer shows up in the next round. Zero pages
+ * travel as ranges in ZERO messages; the others as RDMA WRITEs of up to
+ * max_sge contiguous pages into the memory the destination granted. The
+ * source only ever reads guest memory.
+ *
+ * The worker never takes the session's lock (cancel holds it while it
+ * stops the worker); it reads requests and reports through stats_lock.
+ */
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "conn.h"
+#include "lmig.h"
+
+#define NSTAGES			32
+#define HANDSHAKE_TIMEOUT	(10 * HZ)
+/* The destination pins and registers all guest memory before READY. */
+#define GRANT_TIMEOUT		(300 * HZ)
+#define ACK_TIMEOUT		(120 * HZ)
+/* Rounds are at least this long, so that an idle guest costs nothing. */
+#define MIN_ROUND_MS		100
+
+struct grant {
+	u64 first;
+	u64 iova;
+	u32 npages;
+	u32 rkey;
+};
+
+struct slot_grants {
+	struct grant *g;
+	u32 n;
+	u32 cap;
+	u64 next;		/* first page not granted yet */
+};
+
+struct stage {
+	struct ib_cqe cqe;
+	struct lmig_conn *c;
+	bool busy;
+	struct page *pages[16];
+	u64 dma[16];
+};
+
+struct source {
+	struct lmig_session *s;
+	struct lmig_vm *vm;
+	struct lmig_conn *c;
+	struct lmig_harvest *h;
+	u8 token[LMIG_TOKEN_LEN];
+	struct sockaddr_storage dst;
+	unsigned long timeout;
+
+	struct slot_grants *grants;
+	u64 ngrants;
+	struct stage stages[NSTAGES];
+	bool stages_mapped;
+	void *msg;			/* messages are built here */
+	void *rxmsg;			/* the last message received */
+	struct lmig_msg_zero *zero;	/* ranges of this round so far */
+	void *blob;
+	u32 blob_len;
+
+	/* The WRITE being gathered: cur_n pages of slot cur_slot from cur_first. */
+	struct stage *cur;
+	u32 cur_n;
+	u32 cur_slot;
+	u64 cur_first;
+	const struct grant *cur_g;
+
+	u64 round;
+	u64 round_pages;		/* to send this round */
+	u64 round_done;			/* sent (as data or zero) this round */
+	u64 round_data;
+	u64 round_zero;
+	ktime_t round_start;
+	u64 bytes_per_sec;		/* measured on the last big round */
+	u64 max_bandwidth;
+	u32 downtime_limit_ms;
+	u64 data_pages;			/* over all rounds */
+	u64 zero_pages;
+};
+
+static void source_free(void *work)
+{
+	struct source *x = work;
+	u32 i;
+
+	lmig_conn_free(x->c);
+	lmig_harvest_free(x->h);
+	if (x->grants)
+		for (i = 0; i < x->vm->nslots; i++)
+			kvfree(x->grants[i].g);
+	kfree(x->grants);
+	kfree(x->msg);
+	kfree(x->rxmsg);
+	kfree(x->zero);
+	kvfree(x->blob);
+	memzero_explicit(x->token, sizeof(x->token));
+	kfree(x);
+}
+
+static void stage_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct stage *st = container_of(wc->wr_cqe, struct stage, cqe);
+	unsigned long flags;
+
+	spin_lock_irqsave(&st->c->lock, flags);
+	st->busy = false;
+	spin_unlock_irqrestore(&st->c->lock, flags);
+	lmig_conn_write_done(st->c, wc);
+}
+
+/* Runs when the QP is gone, before the PD and the device may go. */
+static void stages_release(void *arg)
+{
+	struct source *x = arg;
+	struct ib_device *dev = x->c->id->device;
+	u32 i, k;
+
+	for (i = 0; i < NSTAGES; i++) {
+		for (k = 0; k < ARRAY_SIZE(x->stages[i].pages); k++) {
+			if (!x->stages[i].pages[k])
+				continue;
+			if (x->stages_mapped && x->stages[i].dma[k])
+				ib_dma_unmap_page(dev, x->stages[i].dma[k], PAGE_SIZE,
+						  DMA_TO_DEVICE);
+			__free_page(x->stages[i].pages[k]);
+			x->stages[i].pages[k] = NULL;
+			x->stages[i].dma[k] = 0;
+		}
+	}
+	x->stages_mapped = false;
+}
+
+static int stages_alloc(struct source *x)
+{
+	struct ib_device *dev = x->c->id->device;
+	u32 i, k;
+
+	x->stages_mapped = true;
+	for (i = 0; i < NSTAGES; i++) {
+		struct stage *st = &x->stages[i];
+
+		st->c = x->c;
+		st->cqe.done = stage_done;
+		for (k = 0; k < x->c->max_sge; k++) {
+			st->pages[k] = alloc_page(GFP_KERNEL);
+			if (!st->pages[k])
+				return -ENOMEM;
+			st->dma[k] = ib_dma_map_page(dev, st->pages[k], 0, PAGE_SIZE,
+						     DMA_TO_DEVICE);
+			if (ib_dma_mapping_error(dev, st->dma[k])) {
+				st->dma[k] = 0;
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
+static struct stage *find_stage(struct source *x)
+{
+	struct stage *found = NULL;
+	unsigned long flags;
+	u32 i;
+
+	spin_lock_irqsave(&x->c->lock, flags);
+	for (i = 0; i < NSTAGES; i++) {
+		if (!x->stages[i].busy) {
+			found = &x->stages[i];
+			found->busy = true;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&x->c->lock, flags);
+	return found;
+}
+
+static int get_stage(struct source *x)
+{
+	struct stage *st = NULL;
+	int err;
+
+	wait_event_interruptible_timeout(x->c->wq, (st = find_stage(x)) ||
+					 lmig_conn_error(x->c) || kthread_should_stop(),
+					 ACK_TIMEOUT);
+	if (st) {
+		x->cur = st;
+		return 0;
+	}
+	err = lmig_conn_error(x->c);
+	return err ? err : kthread_should_stop() ? -EINTR : -ETIMEDOUT;
+}
+
+/*
+ * Waits for the next message and copies it to rxmsg; returns its length
+ * and type. An ERROR from the peer becomes the session's message.
+ */
+static int recv_msg(struct source *x, unsigned long timeout, u32 *type)
+{
+	struct lmig_msg_error *e = x->rxmsg;
+	struct lmig_rx *rx;
+	u32 len;
+	int ret;
+
+	rx = lmig_conn_recv(x->c, timeout);
+	if (IS_ERR(rx))
+		return PTR_ERR(rx);
+	*type = lmig_msg_type(rx);
+	len = rx->len;
+	memcpy(x->rxmsg, rx->buf, len);
+	ret = lmig_conn_repost(x->c, rx);
+	if (ret)
+		return ret;
+	if (*type == LMIG_MSG_ERROR) {
+		if (len != sizeof(*e))
+			return -EPROTO;
+		e->text[sizeof(e->text) - 1] = 0;
+		lmig_worker_message(x->s, "the destination refused: %s", e->text);
+		return le32_to_cpu(e->errno_val) == EACCES ? -EACCES : -EPROTO;
+	}
+	return len;
+}
+
+/* Waits for a message of type want, and nothing else. */
+static int expect(struct source *x, u32 want, unsigned long timeout)
+{
+	u32 type;
+	int ret;
+
+	ret = recv_msg(x, timeout, &type);
+	if (ret >= 0 && type != want) {
+		lmig_worker_message(x->s, "protocol error: message %u where %u was due",
+				    type, want);
+		return -EPROTO;
+	}
+	return ret;
+}
+
+static int send_hello(struct source *x, u32 *len)
+{
+	struct lmig_msg_hello *h = x->msg;
+	u32 i;
+
+	memset(h, 0, LMIG_MSG_MAX);
+	h->page_size = cpu_to_le32(PAGE_SIZE);
+	h->nslots = cpu_to_le32(x->vm->nslots);
+	for (i = 0; i < x->vm->nslots; i++) {
+		h->slots[i].as_id = cpu_to_le16(x->vm->slots[i].as_id);
+		h->slots[i].base_gfn = cpu_to_le64(x->vm->slots[i].base_gfn);
+		h->slots[i].npages = cpu_to_le64(x->vm->slots[i].npages);
+	}
+	*len = struct_size(h, slots, x->vm->nslots);
+	return lmig_conn_send(x->c, LMIG_MSG_HELLO, h, *len);
+}
+
+static int take_grants(struct source *x, u32 len)
+{
+	const struct lmig_msg_grant *m = x->rxmsg;
+	u32 n = le32_to_cpu(m->count), i;
+
+	if (len < sizeof(*m) || n > LMIG_GRANTS_PER_MSG || len != struct_size(m, grants, n))
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		const struct lmig_wire_grant *w = &m->grants[i];
+		u32 slot = le32_to_cpu(w->slot);
+		struct slot_grants *sg;
+		struct grant *g;
+
+		if (slot >= x->vm->nslots)
+			return -EPROTO;
+		sg = &x->grants[slot];
+		/* Grants come in order, each where the previous one ended. */
+		if (le64_to_cpu(w->first) != sg->next || !w->npages ||
+		    le32_to_cpu(w->npages) > x->vm->slots[slot].npages - sg->next)
+			return -EPROTO;
+		if (sg->n == sg->cap) {
+			u32 cap = sg->cap ? sg->cap * 2 : 64;
+
+			g = kvmalloc_array(cap, sizeof(*g), GFP_KERNEL);
+			if (!g)
+				return -ENOMEM;
+			if (sg->n)
+				memcpy(g, sg->g, sg->n * sizeof(*g));
+			kvfree(sg->g);
+			sg->g = g;
+			sg->cap = cap;
+		}
+		g = &sg->g[sg->n++];
+		g->first = sg->next;
+		g->npages = le32_to_cpu(w->npages);
+		g->iova = le64_to_cpu(w->iova);
+		g->rkey = le32_to_cpu(w->rkey);
+		sg->next += g->npages;
+		x->ngrants++;
+	}
+	return 0;
+}
+
+static const struct grant *find_grant(struct source *x, u32 slot, u64 page)
+{
+	const struct slot_grants *sg = &x->grants[slot];
+	u32 lo = 0, hi = sg->n;
+
+	while (lo < hi) {
+		u32 mid = lo + (hi - lo) / 2;
+		const struct grant *g = &sg->g[mid];
+
+		if (page < g->first)
+			hi = mid;
+		else if (page >= g->first + g->npages)
+			lo = mid + 1;
+		else
+			return g;
+	}
+	return NULL;
+}
+
+static int handshake(struct source *x)
+{
+	struct lmig_session *s = x->s;
+	struct lmig_msg_challenge *ch = x->rxmsg;
+	struct lmig_msg_auth auth = {};
+	u32 hello_len, i;
+	int ret;
+
+	ret = lmig_conn_connect(x->c, (struct sockaddr *)&x->dst, x->timeout);
+	if (ret) {
+		if (ret == -ECONNREFUSED)
+			lmig_worker_message(s, "nobody listens at %pISpc, or it has its source",
+					    &x->dst);
+		else
+			lmig_worker_message(s, "could not connect to %pISpc (error %d)",
+					    &x->dst, ret);
+		return ret;
+	}
+	spin_lock(&s->stats_lock);
+	snprintf(s->stats.peer, sizeof(s->stats.peer), "%pISpc", &x->dst);
+	spin_unlock(&s->stats_lock);
+	ret = stages_alloc(x);
+	if (!ret)
+		ret = send_hello(x, &hello_len);
+	if (!ret)
+		ret = expect(x, LMIG_MSG_CHALLENGE, HANDSHAKE_TIMEOUT);
+	if (ret < 0)
+		return ret;
+	if (ret != sizeof(*ch))
+		return -EPROTO;
+	ret = lmig_auth_mac(x->token, ch->nonce, x->msg, hello_len, auth.mac);
+	if (!ret)
+		ret = lmig_conn_send(x->c, LMIG_MSG_AUTH, &auth, sizeof(auth));
+	memzero_explicit(&auth, sizeof(auth));
+	if (ret)
+		return ret;
+	lmig_worker_note(s, "waiting for the destination to grant its memory");
+	for (;;) {
+		u32 type;
+
+		ret = recv_msg(x, GRANT_TIMEOUT, &type);
+		if (ret < 0)
+			return ret;
+		if (type == LMIG_MSG_READY && ret == sizeof(struct lmig_msg_ready))
+			break;
+		if (type == LMIG_MSG_GRANT)
+			ret = take_grants(x, ret);
+		else
+			ret = -EPROTO;
+		if (ret) {
+			lmig_worker_message(s, "protocol error: bad memory grant");
+			return ret;
+		}
+	}
+	lmig_worker_note(s, "connected");
+	if (le64_to_cpu(((struct lmig_msg_ready *)x->rxmsg)->chunks) != x->ngrants)
+		return -EPROTO;
+	for (i = 0; i < x->vm->nslots; i++)
+		if (x->grants[i].next != x->vm->slots[i].npages) {
+			lmig_worker_message(s, "protocol error: slot %u not granted whole", i);
+			return -EPROTO;
+		}
+	return 0;
+}
+
+static int send_zero(struct source *x)
+{
+	u32 n = le32_to_cpu(x->zero->count);
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = lmig_conn_send(x->c, LMIG_MSG_ZERO, x->zero, struct_size(x->zero, ranges, n));
+	x->zero->count = 0;
+	return ret;
+}
+
+static int add_zero(struct source *x, u32 slot, u64 page)
+{
+	u32 n = le32_to_cpu(x->zero->count);
+	struct lmig_wire_range *r = &x->zero->ranges[n ? n - 1 : 0];
+	int ret;
+
+	x->round_zero++;
+	if (n && le32_to_cpu(r->slot) == slot && le32_to_cpu(r->npages) < U32_MAX &&
+	    le64_to_cpu(r->first) + le32_to_cpu(r->npages) == page) {
+		le32_add_cpu(&r->npages, 1);
+		return 0;
+	}
+	if (n == LMIG_RANGES_PER_MSG) {
+		ret = send_zero(x);
+		if (ret)
+			return ret;
+		n = 0;
+	}
+	r = &x->zero->ranges[n];
+	r->slot = cpu_to_le32(slot);
+	r->npages = cpu_to_le32(1);
+	r->first = cpu_to_le64(page);
+	x->zero->count = cpu_to_le32(n + 1);
+	return 0;
+}
+
+/* Keeps the round under max_bandwidth, sleeping off what it is ahead. */
+static void pace(struct source *x)
+{
+	u64 due_us, spent_us;
+
+	if (!x->max_bandwidth)
+		return;
+	due_us = div64_u64(x->round_data * PAGE_SIZE * USEC_PER_SEC, x->max_bandwidth);
+	spent_us = ktime_us_delta(ktime_get(), x->round_start);
+	if (due_us > spent_us + 1000)
+		fsleep(min_t(u64, due_us - spent_us, USEC_PER_SEC));
+}
+
+static int flush(struct source *x)
+{
+	struct ib_device *dev = x->c->id->device;
+	const struct grant *g = x->cur_g;
+	u32 k;
+	int ret;
+
+	if (!x->cur_n)
+		return 0;
+	for (k = 0; k < x->cur_n; k++)
+		ib_dma_sync_single_for_device(dev, x->cur->dma[k], PAGE_SIZE, DMA_TO_DEVICE);
+	ret = lmig_conn_write(x->c, &x->cur->cqe, x->cur->dma, x->cur_n,
+			      g->iova + ((x->cur_first - g->first) << PAGE_SHIFT), g->rkey);
+	if (ret)
+		return ret;
+	x->round_data += x->cur_n;
+	x->cur = NULL;
+	x->cur_n = 0;
+	pace(x);
+	return 0;
+}
+
+static int send_page(struct source *x, u32 slot, u64 page)
+{
+	const struct lmig_slot *sl = &x->vm->slots[slot];
+	void *buf;
+	int ret;
+
+	if (x->cur_n && (slot != x->cur_slot || page != x->cur_first + x->cur_n ||
+			 x->cur_n == x->c->max_sge ||
+			 page >= x->cur_g->first + x->cur_g->npages)) {
+		ret = flush(x);
+		if (ret)
+			return ret;
+	}
+	if (!x->cur) {
+		ret = get_stage(x);
+		if (ret)
+			return ret;
+	}
+	buf = page_address(x->cur->pages[x->cur_n]);
+	if (copy_from_user(buf, (const void __user *)(sl->hva + (page << PAGE_SHIFT)),
+			   PAGE_SIZE)) {
+		lmig_worker_message(x->s, "could not read guest memory at gpa 0x%llx",
+				    (sl->base_gfn + page) << PAGE_SHIFT);
+		return -EFAULT;
+	}
+	x->round_done++;
+	if (!memchr_inv(buf, 0, PAGE_SIZE))
+		return add_zero(x, slot, page);
+	if (!x->cur_n) {
+		x->cur_slot = slot;
+		x->cur_first = page;
+		x->cur_g = find_grant(x, slot, page);
+		if (!x->cur_g)
+			return -EPROTO;
+	}
+	x->cur_n++;
+	return 0;
+}
+
+static void publish(struct source *x, u64 dirty_rate)
+{
+	struct lmig_session *s = x->s;
+	u64 left = x->round_pages - x->round_done;
+
+	spin_lock(&s->stats_lock);
+	s->stats.rounds = x->round;
+	s->stats.remaining_pages = left;
+	s->stats.transferred_pages = x->data_pages + x->round_data;
+	s->stats.transferred_bytes = (x->data_pages + x->round_data) << PAGE_SHIFT;
+	s->stats.zero_pages = x->zero_pages + x->round_zero;
+	s->stats.throughput_mbps = div64_u64(x->bytes_per_sec * 8, 1000000);
+	if (x->bytes_per_sec)
+		s->stats.expected_downtime_ms = div64_u64((left << PAGE_SHIFT) * 1000,
+							  x->bytes_per_sec);
+	if (dirty_rate != U64_MAX)
+		s->stats.dirty_rate_pps = dirty_rate;
+	spin_unlock(&s->stats_lock);
+}
+
+static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitmap)
+{
+	u64 npages = x->vm->slots[slot].npages, page;
+	int ret;
+
+	for (page = 0; page < npages; page++) {
+		if (bitmap && !test_bit(page, bitmap)) {
+			/* Skip a word of clean pages at once. */
+			page = find_next_bit(bitmap, npages, page) - 1;
+			continue;
+		}
+		ret = send_page(x, slot, page);
+		if (ret)
+			return ret;
+		if (!(x->round_done & 1023)) {
+			if (kthread_should_stop())
+				return -EINTR;
+			ret = lmig_conn_error(x->c);
+			if (ret)
+				return ret;
+			publish(x, U64_MAX);
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+/* Sends the pages of one round: all of them (round 0) or the dirty ones. */
+static int send_round(struct source *x, bool all)
+{
+	struct lmig_msg_round r = {};
+	u64 ms;
+	u32 i;
+	int ret;
+
+	x->round_done = 0;
+	x->round_data = 0;
+	x->round_zero = 0;
+	x->round_start = ktime_get();
+	for (i = 0; i < x->vm->nslots; i++) {
+		ret = send_slot_pages(x, i, all ? NULL : lmig_harvest_bitmap(x->h, i));
+		if (ret)
+			return ret;
+	}
+	ret = flush(x);
+	if (!ret)
+		ret = send_zero(x);
+	if (ret)
+		return ret;
+	r.round = cpu_to_le64(x->round);
+	r.data_pages = cpu_to_le64(x->round_data);
+	r.zero_pages = cpu_to_le64(x->round_zero);
+	ret = lmig_conn_send(x->c, LMIG_MSG_ROUND_DONE, &r, sizeof(r));
+	if (!ret)
+		ret = expect(x, LMIG_MSG_ROUND_ACK, ACK_TIMEOUT);
+	if (ret < 0)
+		return ret;
+	if (ret != sizeof(r) || le64_to_cpu(((struct lmig_msg_round *)x->rxmsg)->round) != x->round)
+		return -EPROTO;
+
+	/* A round of a few pages says little about the link. */
+	ms = ktime_ms_delta(ktime_get(), x->round_start);
+	if (x->round_data >= 256 && ms)
+		x->bytes_per_sec = div64_u64((x->round_data << PAGE_SHIFT) * 1000, ms);
+	x->data_pages += x->round_data;
+	x->zero_pages += x->round_zero;
+	x->round_data = 0;
+	x->round_zero = 0;
+	x->round++;
+	return 0;
+}
+
+static bool take_finalize(struct source *x)
+{
+	struct lmig_session *s = x->s;
+	bool fin;
+
+	spin_lock(&s->stats_lock);
+	fin = s->req.finalize;
+	if (fin && !x->blob) {
+		x->blob = s->req.blob;
+		x->blob_len = s->req.blob_len;
+		s->req.blob = NULL;
+	}
+	spin_unlock(&s->stats_lock);
+	return fin;
+}
+
+static int send_final(struct source *x)
+{
+	struct lmig_msg_blob *b = x->msg;
+	struct lmig_msg_final f = {};
+	u32 off = 0;
+	int ret;
+
+	while (off < x->blob_len) {
+		u32 n = min_t(u32, x->blob_len - off, LMIG_BLOB_PER_MSG);
+
+		memset(b, 0, sizeof(*b));
+		b->total = cpu_to_le32(x->blob_len);
+		b->offset = cpu_to_le32(off);
+		memcpy(b->data, x->blob + off, n);
+		ret = lmig_conn_send(x->c, LMIG_MSG_BLOB, b, sizeof(*b) + n);
+		if (ret)
+			return ret;
+		off += n;
+	}
+	f.rounds = cpu_to_le64(x->round);
+	f.data_pages = cpu_to_le64(x->data_pages);
+	f.zero_pages = cpu_to_le64(x->zero_pages);
+	f.blob_len = cpu_to_le32(x->blob_len);
+	ret = lmig_conn_send(x->c, LMIG_MSG_FINAL, &f, sizeof(f));
+	if (!ret)
+		ret = expect(x, LMIG_MSG_ACK, ACK_TIMEOUT);
+	return ret < 0 ? ret : 0;
+}
+
+static int migrate(struct source *x)
+{
+	struct lmig_session *s = x->s;
+	ktime_t last_harvest, paused = 0;
+	u64 dirty, ms, limit_pages;
+	bool fin = false;
+	int ret;
+
+	lmig_worker_phase(s, LMIG_STATE_ACTIVE);
+	lmig_worker_note(s, "round 0: all memory");
+	x->round_pages = x->vm->total_pages;
+	last_harvest = ktime_get();
+	ret = send_round(x, true);
+	while (!ret) {
+		fin = take_finalize(x);
+		if (fin && !paused)
+			paused = ktime_get();
+		ret = lmig_harvest_all(x->h, &dirty);
+		if (ret) {
+			lmig_worker_message(s, "could not harvest the dirty log (error %d)", ret);
+			break;
+		}
+		ms = max_t(u64, 1, ktime_ms_delta(ktime_get(), last_harvest));
+		last_harvest = ktime_get();
+		x->round_pages = dirty;
+		x->round_done = 0;
+		publish(x, div64_u64(dirty * 1000, ms));
+		ret = send_round(x, false);
+		if (ret || fin)
+			break;
+
+		/* Would what the guest dirtied over this round fit the limit? */
+		limit_pages = div64_u64(x->bytes_per_sec * x->downtime_limit_ms,
+					1000) >> PAGE_SHIFT;
+		x->round_pages = dirty;
+		x->round_done = 0;
+		publish(x, U64_MAX);
+		if (x->bytes_per_sec && dirty <= limit_pages) {
+			lmig_worker_phase(s, LMIG_STATE_CONVERGED);
+			lmig_worker_note(s, "converged: finalize when ready");
+		} else {
+			lmig_worker_phase(s, LMIG_STATE_ACTIVE);
+			lmig_worker_note(s, "round %llu: %llu pages dirtied since the last",
+					 x->round, dirty);
+		}
+		ms = ktime_ms_delta(ktime_get(), last_harvest);
+		if (ms < MIN_ROUND_MS)
+			wait_event_interruptible_timeout(x->c->wq, kthread_should_stop() ||
+							 READ_ONCE(s->req.finalize) ||
+							 lmig_conn_error(x->c),
+							 msecs_to_jiffies(MIN_ROUND_MS - ms));
+	}
+	if (ret)
+		return ret;
+	lmig_worker_note(s, "sending the VMM state and FINAL");
+	ret = send_final(x);
+	if (ret)
+		return ret;
+	x->round_pages = 0;
+	x->round_done = 0;
+	publish(x, U64_MAX);
+	spin_lock(&s->stats_lock);
+	s->stats.downtime_ms = ktime_ms_delta(ktime_get(), paused);
+	spin_unlock(&s->stats_lock);
+	return 0;
+}
+
+static bool started(struct lmig_session *s)
+{
+	bool go;
+
+	spin_lock(&s->stats_lock);
+	go = s->req.go;
+	spin_unlock(&s->stats_lock);
+	return go;
+}
+
+static int source_thread(void *arg)
+{
+	struct source *x = arg;
+	struct lmig_session *s = x->s;
+	ktime_t t0 = ktime_get();
+	int ret;
+
+	ret = handshake(x);
+	memzero_explicit(x->token, sizeof(x->token));
+	s->handshake_error = ret;
+	complete(&s->handshake);
+	if (ret)
+		goto out;
+	spin_lock(&s->stats_lock);
+	s->stats.setup_time_ms = ktime_ms_delta(ktime_get(), t0);
+	spin_unlock(&s->stats_lock);
+
+	wait_event_interruptible(x->c->wq, started(s) || lmig_conn_error(x->c) ||
+				 kthread_should_stop());
+	if (kthread_should_stop())
+		goto out;
+	ret = lmig_conn_error(x->c);
+	if (ret) {
+		lmig_worker_message(s, "the destination went away before the start");
+		goto out;
+	}
+	spin_lock(&s->stats_lock);
+	x->downtime_limit_ms = s->req.downtime_limit_ms;
+	x->max_bandwidth = s->req.max_bandwidth;
+	spin_unlock(&s->stats_lock);
+
+	kthread_use_mm(x->vm->mm);
+	ret = lmig_harvest_begin(x->h);
+	if (ret)
+		lmig_worker_message(s, "could not turn dirty logging on (error %d)", ret);
+	else
+		ret = migrate(x);
+	lmig_harvest_end(x->h);
+	kthread_unuse_mm(x->vm->mm);
+out:
+	lmig_conn_close_release(x->c, stages_release, x);
+	if (kthread_should_stop())
+		ret = -EINTR;
+	else if (ret)
+		lmig_worker_failed(s, ret);
+	else
+		lmig_worker_complete(s);
+	lmig_worker_park();
+	return 0;
+}
+
+int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
+			const u8 *token, unsigned long timeout)
+{
+	struct source *x;
+
+	lockdep_assert_held(&s->lock);
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->s = s;
+	x->vm = s->vm;
+	x->timeout = timeout;
+	memcpy(x->token, token, LMIG_TOKEN_LEN);
+	memcpy(&x->dst, dst, dst->sa_family == AF_INET6 ?
+	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	x->c = lmig_conn_alloc(s->id);
+	x->h = lmig_harvest_alloc(s->vm, s->id);
+	x->grants = kcalloc(s->vm->nslots, sizeof(*x->grants), GFP_KERNEL);
+	x->msg = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+	x->rxmsg = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
+	x->zero = kzalloc(LMIG_MSG_MAX, GFP_KERNEL);
+	if (!x->c || !x->h || !x->grants || !x->msg || !x->rxmsg || !x->zero) {
+		source_free(x);
+		return -ENOMEM;
+	}
+	return lmig_worker_run(s, source_thread, x, source_free, "src");
+}

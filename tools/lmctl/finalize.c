@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmctl finalize, and the end of every source migration: pause the VMM,
+ * send its state after the last pages, and resume it here unless the
+ * destination has taken the VM over.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "finalize.h"
+#include "ipc.h"
+#include "lmctl.h"
+#include "progress.h"
+#include "vmm.h"
+
+static void cancel(int fd, __u32 id)
+{
+	struct lmig_session_id s = { .size = sizeof(s), .id = id };
+
+	ipc_session_cmd(fd, LMIG_IOC_SESSION_CANCEL, &s);
+}
+
+/* The migration did not complete and the VM must run on here. */
+static void resume(struct qmp *q, int paused)
+{
+	char err[512];
+
+	if (!paused)
+		fprintf(stderr, "lmctl: the VM stays here: resume the source VMM (QMP 'cont')\n");
+	else if (vmm_cont(q, err, sizeof(err)))
+		fprintf(stderr, "lmctl: cannot resume the VM: %s: resume it by hand (QMP 'cont')\n", err);
+	else
+		fprintf(stderr, "lmctl: the VM runs on here\n");
+}
+
+int handover(int fd, __u32 id, struct qmp *q, int json)
+{
+	double paused_at = 0, done_at;
+	struct lmig_session_wait w;
+	struct lmig_status st;
+	char err[512], *state = NULL;
+	int ret, paused = 0;
+	size_t len = 0;
+
+	if (q) {
+		paused_at = now_ms();
+		if (vmm_stop(q, err, sizeof(err))) {
+			fprintf(stderr, "lmctl: cannot pause the VM: %s\n", err);
+			fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
+				id, id, id);
+			return 1;
+		}
+		paused = 1;
+		state = vmm_save_state(q, &len, err, sizeof(err));
+		if (state && len > LMIG_MAX_BLOB) {
+			snprintf(err, sizeof(err), "the VMM state is %zu bytes, more than lmig carries (%u)",
+				 len, LMIG_MAX_BLOB);
+			free(state);
+			state = NULL;
+		}
+		if (!state)
+			goto not_finalized;
+	}
+	if (interrupted) {
+		free(state);
+		cancel(fd, id);
+		fprintf(stderr, "lmctl: interrupted: session %u cancelled\n", id);
+		resume(q, paused);
+		return 128 + interrupted;
+	}
+	ret = ipc_session_finalize(fd, id, state, len, err, sizeof(err));
+	free(state);
+	if (ret)
+		goto not_finalized;
+
+	ret = wait_finished(fd, id, NULL, 0, &w);
+	done_at = now_ms();
+	/* Cancel changes nothing once completed: then the VM is the destination's. */
+	if (ret == -EINTR)
+		cancel(fd, id);
+	if (ipc_status(fd, id, &st)) {
+		fprintf(stderr, "lmctl: cannot read the state of session %u after finalizing: %s\n",
+			id, strerror(errno));
+		fprintf(stderr, "lmctl: the VM stays paused: if 'lmctl status %u' says completed, it runs at the destination; resume it here (QMP 'cont') only if not\n",
+			id);
+		return 1;
+	}
+	if (st.state == LMIG_STATE_COMPLETED) {
+		summary_print(&st, paused ? done_at - paused_at : -1, -1, json);
+		if (interrupted)
+			fprintf(stderr, "lmctl: the interrupt came too late: the migration had completed\n");
+		fprintf(stderr, "lmctl: the VM is the destination's now: quit the source VMM, never resume it\n");
+		return 0;
+	}
+	if (st.state != LMIG_STATE_FAILED && st.state != LMIG_STATE_CANCELLED) {
+		fprintf(stderr, "lmctl: waiting for session %u: %s\n", id, strerror(-ret));
+		fprintf(stderr, "lmctl: session %u is %s and the VM stays paused: 'lmctl watch %u' shows how it ends; resume the VM (QMP 'cont') only if it does not complete\n",
+			id, state_name(st.state), id);
+		return 1;
+	}
+	if (json)
+		summary_print(&st, -1, -1, 1);
+	fprintf(stderr, "lmctl: %ssession %u %s", interrupted ? "interrupted: " : "", id,
+		state_name(st.state));
+	if (st.error)
+		fprintf(stderr, ": %s", strerror(-st.error));
+	if (st.message[0])
+		fprintf(stderr, ": %.*s", (int)sizeof(st.message), st.message);
+	fprintf(stderr, "\n");
+	resume(q, paused);
+	return interrupted ? 128 + interrupted : 1;
+
+not_finalized:
+	fprintf(stderr, "lmctl: %s\n", err);
+	resume(q, paused);
+	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
+		id, id, id);
+	return 1;
+}
+
+#define SYNOPSIS "lmctl finalize ID [--qmp PATH] [--json]"
+
+static void help(void)
+{
+	printf(
+		"usage: " SYNOPSIS "\n"
+		"\n"
+		"Ends source session ID: the VMM is paused, the last pages and the VMM's\n"
+		"state are sent, and lmctl waits for the destination to acknowledge.\n"
+		"\n"
+		"  --qmp PATH  the source VMM's QMP socket: lmctl pauses it (stop), takes its\n"
+		"              state (x-save-state) and resumes it (cont) if the migration\n"
+		"              fails; without it, pause the VMM first and no state is sent\n"
+		"  --json      the summary as one JSON object\n");
+}
+
+int cmd_finalize(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *qmp_path = NULL;
+	struct lmig_status st;
+	struct qmp q, *qp = NULL;
+	int opt, fd, err, json = 0, ret = 1;
+	char why[512];
+	__u32 id;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			qmp_path = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			usage_error(SYNOPSIS, "finalize");
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage_error(SYNOPSIS, "finalize");
+		return 2;
+	}
+	if (parse_session_id(argv[optind], &id))
+		return 2;
+
+	fd = ipc_open();
+	if (fd < 0)
+		return 1;
+	err = ipc_status(fd, id, &st);
+	if (err) {
+		if (err == -ENOENT)
+			fprintf(stderr, "lmctl: no session %u: 'lmctl list' shows the sessions\n", id);
+		else
+			fprintf(stderr, "lmctl: status of session %u: %s\n", id, strerror(-err));
+		goto out;
+	}
+	/* Checked before the VM is paused for nothing. */
+	if (st.role != LMIG_ROLE_SOURCE) {
+		fprintf(stderr, "lmctl: session %u is a destination: finalize the source's session; here, 'lmctl wait %u' waits for the VM\n",
+			id, id);
+		goto out;
+	}
+	if (st.state != LMIG_STATE_ACTIVE && st.state != LMIG_STATE_CONVERGED) {
+		fprintf(stderr, "lmctl: session %u is %s: only an active or converged migration can be finalized%s\n",
+			id, state_name(st.state),
+			st.state == LMIG_STATE_SETUP ? " ('lmctl start' starts one)" : "");
+		goto out;
+	}
+	if (st.state == LMIG_STATE_ACTIVE && st.expected_downtime_ms)
+		fprintf(stderr, "lmctl: session %u has not converged: expect about %llu ms of downtime\n",
+			id, (unsigned long long)st.expected_downtime_ms);
+	if (qmp_path) {
+		if (vmm_open(&q, qmp_path, why, sizeof(why))) {
+			fprintf(stderr, "lmctl: %s\n", why);
+			goto out;
+		}
+		qp = &q;
+	}
+	catch_interrupts();
+	ret = handover(fd, id, qp, json);
+	if (qp)
+		qmp_close(qp);
+out:
+	close(fd);
+	return ret;
+}

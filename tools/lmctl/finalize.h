@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef LMCTL_FINALIZE_H
+#define LMCTL_FINALIZE_H
+
+#include <linux/types.h>
+
+#include "qmp.h"
+
+/*
+ * The end of a source session that is active or converged: pauses the VMM
+ * (if q; otherwise the operator has), finalizes with the VMM's state and
+ * waits until the session has finished. Unless it completed, resumes the
+ * VMM that lmctl paused: the VM runs on here. Prints the summary or what
+ * went wrong, and returns lmctl's exit status: 0 only when completed.
+ */
+int handover(int fd, __u32 id, struct qmp *q, int json);
+
+#endif

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lmctl wait: on the destination, wait for the migration to complete,
+ * then give the VMM the state the source sent and resume the VM. A VM
+ * whose migration did not complete is never resumed here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "lmctl.h"
+#include "progress.h"
+#include "vmm.h"
+
+#define SYNOPSIS "lmctl wait ID [--qmp PATH] [--json]"
+
+static void help(void)
+{
+	printf(
+		"usage: " SYNOPSIS "\n"
+		"\n"
+		"Waits until session ID has finished and exits 0 only if it completed.\n"
+		"\n"
+		"  --qmp PATH  the destination VMM's QMP socket: once completed, load the\n"
+		"              state the source sent (x-load-state) and resume the VM (cont)\n"
+		"  --json      the summary as one JSON object\n");
+}
+
+/* Completed: the VM's memory is here; its VMM state goes in, then it runs. */
+static int resume_here(struct qmp *q, __u32 id, const char *blob, __u32 len)
+{
+	static const char *const source_safe =
+		"the VM never ran here: quit this VMM; the source VMM is paused and intact, and may be resumed there (QMP 'cont')";
+	char err[512];
+
+	if (!len) {
+		fprintf(stderr, "lmctl: the source sent no VMM state (finalized without --qmp?): session %u's VM stays paused\n",
+			id);
+		fprintf(stderr, "lmctl: %s\n", source_safe);
+		return 1;
+	}
+	if (vmm_load_state(q, blob, len, err, sizeof(err)) || vmm_cont(q, err, sizeof(err))) {
+		fprintf(stderr, "lmctl: %s\n", err);
+		fprintf(stderr, "lmctl: %s\n", source_safe);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *qmp_path = NULL;
+	struct lmig_session_wait w;
+	struct lmig_status st;
+	struct qmp q;
+	int opt, fd, err, json = 0, ret = 1;
+	char why[512], *blob = NULL;
+	__u32 id;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			qmp_path = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			usage_error(SYNOPSIS, "wait");
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage_error(SYNOPSIS, "wait");
+		return 2;
+	}
+	if (parse_session_id(argv[optind], &id))
+		return 2;
+
+	fd = ipc_open();
+	if (fd < 0)
+		return 1;
+	err = ipc_status(fd, id, &st);
+	if (err) {
+		if (err == -ENOENT)
+			fprintf(stderr, "lmctl: no session %u: 'lmctl list' shows the sessions\n", id);
+		else
+			fprintf(stderr, "lmctl: status of session %u: %s\n", id, strerror(-err));
+		goto out_fd;
+	}
+	if (qmp_path && st.role != LMIG_ROLE_DESTINATION) {
+		fprintf(stderr, "lmctl: session %u is a source: --qmp resumes a destination's VM; on the source, 'lmctl finalize %u --qmp PATH' does that\n",
+			id, id);
+		goto out_fd;
+	}
+	/* A VMM lmctl cannot reach is found before the wait, not after. */
+	if (qmp_path && vmm_open(&q, qmp_path, why, sizeof(why))) {
+		fprintf(stderr, "lmctl: %s\n", why);
+		goto out_fd;
+	}
+	if (st.role == LMIG_ROLE_DESTINATION) {
+		blob = malloc(LMIG_MAX_BLOB);
+		if (!blob) {
+			fprintf(stderr, "lmctl: out of memory for the VMM state\n");
+			goto out_qmp;
+		}
+	}
+
+	catch_interrupts();
+	err = wait_finished(fd, id, blob, blob ? LMIG_MAX_BLOB : 0, &w);
+	if (err == -EINTR) {
+		fprintf(stderr, "lmctl: interrupted: session %u goes on: 'lmctl wait %u' again, or 'lmctl cancel %u'\n",
+			id, id, id);
+		ret = 128 + interrupted;
+		goto out_blob;
+	}
+	if (!err)
+		err = ipc_status(fd, id, &st);
+	if (err) {
+		fprintf(stderr, "lmctl: waiting for session %u: %s\n", id, strerror(-err));
+		goto out_blob;
+	}
+	if (w.state != LMIG_STATE_COMPLETED) {
+		summary_print(&st, -1, -1, json);
+		if (st.role == LMIG_ROLE_DESTINATION)
+			fprintf(stderr, "lmctl: session %u did not complete: its VM stays paused here and must not run; the source's VM runs on there\n",
+				id);
+		goto out_blob;
+	}
+	if (qmp_path && resume_here(&q, id, blob, w.blob_len))
+		goto out_blob;
+	summary_print(&st, -1, st.role == LMIG_ROLE_DESTINATION ? (long long)w.blob_len : -1, json);
+	if (st.role == LMIG_ROLE_DESTINATION && !qmp_path)
+		fprintf(stderr, "lmctl: the VM's memory is here but lmctl did not resume it (no --qmp)\n");
+	ret = 0;
+out_blob:
+	free(blob);
+out_qmp:
+	if (qmp_path)
+		qmp_close(&q);
+out_fd:
+	close(fd);
+	return ret;
+}
