@@ -730,7 +730,7 @@ static int source_thread(void *arg)
 	ret = handshake(x);
 	memzero_explicit(x->token, sizeof(x->token));
 	s->handshake_error = ret;
-	complete(&s->handshake);
+	complete_all(&s->handshake);
 	if (ret)
 		goto out;
 	spin_lock(&s->stats_lock);
