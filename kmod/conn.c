@@ -507,6 +507,32 @@ int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long t
 	return ret;
 }
 
+/*
+ * RDMA CM says EADDRNOTAVAIL both for an address this host does not have
+ * and for a port taken; an operator (and lmctl, which tries the next port)
+ * must know which. The address alone, on any port, tells.
+ */
+static int bind_error(struct sockaddr *src, int err)
+{
+	struct sockaddr_storage any_port;
+	struct rdma_cm_id *probe;
+
+	if (err != -EADDRNOTAVAIL)
+		return err;
+	memcpy(&any_port, src, sizeof(any_port));
+	if (any_port.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&any_port)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&any_port)->sin_port = 0;
+	probe = rdma_create_id(&init_net, cm_handler, NULL, RDMA_PS_TCP, IB_QPT_RC);
+	if (IS_ERR(probe))
+		return err;
+	if (!rdma_bind_addr(probe, (struct sockaddr *)&any_port))
+		err = -EADDRINUSE;
+	rdma_destroy_id(probe);
+	return err;
+}
+
 int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src)
 {
 	struct rdma_cm_id *id;
@@ -516,6 +542,8 @@ int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src)
 	if (IS_ERR(id))
 		return PTR_ERR(id);
 	ret = rdma_bind_addr(id, src);
+	if (ret)
+		ret = bind_error(src, ret);
 	if (!ret)
 		ret = rdma_listen(id, 4);
 	if (ret) {

@@ -379,7 +379,7 @@ long lmig_ioctl_session_status(void __user *argp)
 	spin_lock(&s->stats_lock);
 	st.rounds = s->stats.rounds;
 	st.dirty_rate_pps = s->stats.dirty_rate_pps;
-	if (s->stats.rounds && s->vm)
+	if ((s->stats.rounds || s->stats.phase) && s->vm)
 		st.remaining_pages = s->stats.remaining_pages;
 	st.transferred_pages = s->stats.transferred_pages;
 	st.transferred_bytes = s->stats.transferred_bytes;

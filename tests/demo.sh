@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make demo: boots the two emulated hosts and shows them working together.
+# make demo: boots the two emulated hosts and migrates a VM between them.
 # The hosts are set up exactly as for make check; the demo's own output is
 # shown live.
 #
@@ -11,10 +11,10 @@ set -uo pipefail
 . "$(dirname "$0")/rig/lib.sh"
 
 kernel=${1:-6.1}
-demo=tests/demo/link.sh
+demo=tests/demo/migrate.sh
 "$RIG_DIR/prepare.sh" "$kernel" || exit 1
 
-log=$BUILD/rig/$kernel/two-hosts/host-a/logs/tests.demo.link.log
+log=$BUILD/rig/$kernel/two-hosts/host-a/logs/tests.demo.migrate.log
 "$RIG_DIR/boot.sh" "$kernel" two-hosts "$demo" >"$BUILD/demo.tap" &
 boot=$!
 # boot.sh starts by clearing the result directory: wait for this run's.

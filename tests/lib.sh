@@ -132,3 +132,17 @@ expect_no_sessions() {
 	if [ "${1:-}" = peer ]; then out=$(on_peer "lmctl list"); else out=$(lmctl list); fi
 	[ "$out" = "no sessions" ] || fail "sessions left behind${1:+ on the $1}: $out"
 }
+
+# lmctl listen for VM NAME, here or (peer_listen) on host B: its JSON.
+listen_here() {
+	local out
+	out=$(lmctl listen --vm-pid "$(eval echo "\$pid_$1")" --json 2>&1) ||
+		fail "lmctl listen for $1: $out" >&2
+	echo "$out"
+}
+peer_listen() {
+	local out
+	out=$(on_peer "lmctl listen --vm-pid \$(cat /tmp/$1.pid) --json 2>&1") ||
+		fail "lmctl listen for $1 on the peer: $out" >&2
+	echo "$out"
+}

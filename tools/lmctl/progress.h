@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <linux/lmig.h>
 
+/* Not a terminal: a progress line this often. */
+#define LOG_EVERY_MS	2000
+
 /* The signal (SIGINT, SIGTERM) that asked lmctl to stop, or 0. */
 extern volatile sig_atomic_t interrupted;
 /*

@@ -176,6 +176,7 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
 {
 	struct lmig_session_wait w;
 	struct progress p;
+	double shown = 0;
 	struct lmig_status st;
 	int err;
 
@@ -196,8 +197,11 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
 			return 1;
 		}
 		progress_sample(&p, &st);
-		if (p.tty)
+		/* Into a log, a line every few seconds rather than every poll. */
+		if (p.tty || now_ms() - shown >= LOG_EVERY_MS) {
 			progress_show(&p, &st);
+			shown = now_ms();
+		}
 		if (st.state == LMIG_STATE_CONVERGED)
 			break;
 		if (st.state != LMIG_STATE_ACTIVE) {
@@ -218,8 +222,7 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
 		sleep_ms(POLL_MS);
 	}
 	progress_end(&p);
-	if (p.tty)
-		fprintf(stderr, "lmctl: session %u converged: pausing the VM\n", id);
+	fprintf(stderr, "lmctl: session %u converged: pausing the VM\n", id);
 	return handover(fd, id, q, json);
 }
 

@@ -10,7 +10,6 @@
 #include "progress.h"
 
 #define REFRESH_MS	500
-#define LOG_EVERY_MS	2000	/* not a terminal: a line this often */
 
 #define SYNOPSIS "lmctl watch ID"
 

@@ -14,7 +14,7 @@ lmvm_start src --mem 256M --vcpus 2 --dirty-rate 1M
 pins="awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
 pins_before=$(on_peer "$pins")
 
-listen=$(on_peer "lmctl listen --vm-pid $(peer_pid dst) --json")
+listen=$(peer_listen dst)
 dst_id=$(field "$listen" id)
 started=$(lmctl start --vm-pid "$pid_src" --to "$(field "$listen" uri)" --json)
 src_id=$(field "$started" id)
@@ -42,7 +42,7 @@ note "destination: $(cat /tmp/wait.out)"
 lmctl remove "$src_id"
 on_peer "lmctl remove $dst_id"
 peer_lmvm_start dst2 --incoming --mem 256M --vcpus 2
-listen=$(on_peer "lmctl listen --vm-pid $(peer_pid dst2) --json")
+listen=$(peer_listen dst2)
 lmctl start --vm-pid "$pid_src" --to "$(field "$listen" uri)" --qmp /tmp/src.qmp --json \
 	>/tmp/start.json || fail "the migration after the cancel failed: $(cat /tmp/start.json)"
 on_peer "lmctl wait $(field "$listen" id) --qmp /tmp/dst2.qmp" || fail "dst2 did not resume"

@@ -18,9 +18,9 @@ done
 
 # a1, a2 move from here to the peer (b1, b2); c1, c2 from the peer to here (d1, d2).
 for i in 1 2; do
-	l=$(on_peer "lmctl listen --vm-pid $(peer_pid "b$i") --json")
+	l=$(peer_listen "b$i")
 	eval "uri_b$i=$(field "$l" uri) id_b$i=$(field "$l" id)"
-	l=$(lmctl listen --vm-pid "$(eval echo "\$pid_d$i")" --json)
+	l=$(listen_here "d$i")
 	eval "uri_d$i=$(field "$l" uri) id_d$i=$(field "$l" id)"
 done
 for i in 1 2; do

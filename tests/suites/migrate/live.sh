@@ -14,7 +14,7 @@ peer_lmvm_start dst --incoming --mem 1G --vcpus 2
 lmvm_start src --mem 1G --vcpus 2 --dirty-rate 1M
 sleep 3
 
-listen=$(on_peer "lmctl listen --vm-pid $(peer_pid dst) --json")
+listen=$(peer_listen dst)
 note "listen: $listen"
 uri=$(field "$listen" uri)
 dst_id=$(field "$listen" id)

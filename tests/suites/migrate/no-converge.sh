@@ -12,7 +12,7 @@ lmig_load_both
 peer_lmvm_start dst --incoming --mem 128M --vcpus 1
 lmvm_start src --mem 128M --vcpus 1 --dirty-rate max
 
-listen=$(on_peer "lmctl listen --vm-pid $(peer_pid dst) --json")
+listen=$(peer_listen dst)
 dst_id=$(field "$listen" id)
 started=$(lmctl start --vm-pid "$pid_src" --to "$(field "$listen" uri)" --json)
 src_id=$(field "$started" id)

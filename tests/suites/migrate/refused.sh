@@ -15,7 +15,7 @@ peer_lmvm_start other --incoming --mem 96M --vcpus 1
 lmvm_start src --mem 64M --vcpus 1 --dirty-rate 1M
 pins_before=$(on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat")
 
-listen=$(on_peer "lmctl listen --vm-pid $(peer_pid dst) --json")
+listen=$(peer_listen dst)
 uri=$(field "$listen" uri)
 dst_id=$(field "$listen" id)
 
@@ -30,7 +30,7 @@ st=$(on_peer "lmctl status $dst_id --json")
 note "destination after it: $(field "$st" message)"
 
 # A layout that differs: the slot is named on both sides; no session stays here.
-other=$(on_peer "lmctl listen --vm-pid $(peer_pid other) --json")
+other=$(peer_listen other)
 ! lmctl start --vm-pid "$pid_src" --to "$(field "$other" uri)" 2>/tmp/err ||
 	fail "a different memory layout was accepted"
 note "layout: $(cat /tmp/err)"
