@@ -405,7 +405,9 @@ long lmig_ioctl_session_status(void __user *argp)
 /* The source's worker waits for this, after its handshake. */
 static int start_sending(struct lmig_session *s, const struct lmig_session_start *st)
 {
-	if (!s->worker || s->req.go)
+	if (!s->worker)
+		return -ENOTCONN;
+	if (s->req.go)
 		return -EBUSY;
 	if (!completion_done(&s->handshake) || s->handshake_error)
 		return -ENOTCONN;

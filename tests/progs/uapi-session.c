@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/lmig.h>
 
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
 	mem = strtoull(argv[2], NULL, 0);
 	fd = vm_fd(atoi(argv[1]));
 	null = open("/dev/null", O_RDWR);
-	tap_plan(28);
+	tap_plan(34);
 
 	err = create(LMIG_ROLE_SOURCE, &id);
 	tap_ok(!err && id > 0, "create a source session: id %u", id);
@@ -161,8 +162,30 @@ int main(int argc, char **argv)
 	{
 		struct lmig_session_start s = { .size = sizeof(s), .id = id };
 
+		struct lmig_session_listen l = { .size = sizeof(l), .id = id };
+		struct lmig_session_connect c = { .size = sizeof(c), .id = id };
+		struct lmig_session_finalize f = { .size = sizeof(f), .id = id };
+		struct lmig_session_wait w = { .size = sizeof(w), .id = id, .timeout_ms = 50 };
+
 		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == ENOTCONN,
 		       "starting a migration with no peer gets ENOTCONN");
+		l.local.family = AF_INET;
+		tap_ok(err_of(LMIG_IOC_SESSION_LISTEN, &l) == EINVAL,
+		       "a source session cannot listen (EINVAL)");
+		c.remote.family = 12345;
+		tap_ok(err_of(LMIG_IOC_SESSION_CONNECT, &c) == EINVAL,
+		       "connecting to an unknown address family gets EINVAL");
+		f.blob_len = LMIG_MAX_BLOB + 1;
+		tap_ok(err_of(LMIG_IOC_SESSION_FINALIZE, &f) == E2BIG,
+		       "a VMM state above LMIG_MAX_BLOB gets E2BIG");
+		f.blob_len = 0;
+		tap_ok(err_of(LMIG_IOC_SESSION_FINALIZE, &f) == EBUSY,
+		       "finalizing a session not started gets EBUSY");
+		tap_ok(err_of(LMIG_IOC_SESSION_WAIT, &w) == ETIMEDOUT,
+		       "waiting 50 ms for a session in setup gets ETIMEDOUT");
+		w.id = 424242;
+		tap_ok(err_of(LMIG_IOC_SESSION_WAIT, &w) == ENOENT,
+		       "waiting for an unknown session gets ENOENT");
 		s.flags = 0x80;
 		tap_ok(err_of(LMIG_IOC_SESSION_START, &s) == EINVAL,
 		       "starting with unknown flags gets EINVAL");

@@ -25,12 +25,12 @@ for i in 1 2; do
 done
 for i in 1 2; do
 	lmctl start --vm-pid "$(eval echo "\$pid_a$i")" --to "$(eval echo "\$uri_b$i")" \
-		--qmp "/tmp/a$i.qmp" --json >"/tmp/a$i.json" 2>&1 &
+		--qmp "/tmp/a$i.qmp" --json >"/tmp/a$i.json" 2>"/tmp/a$i.err" &
 	eval "job_a$i=$!"
-	on_peer "(lmctl start --vm-pid \$(cat /tmp/c$i.pid) --to $(eval echo "\$uri_d$i") --qmp /tmp/c$i.qmp --json >/tmp/c$i.json 2>&1; echo \$? >/tmp/c$i.rc) &"
+	on_peer "(lmctl start --vm-pid \$(cat /tmp/c$i.pid) --to $(eval echo "\$uri_d$i") --qmp /tmp/c$i.qmp --json >/tmp/c$i.json 2>/tmp/c$i.err; echo \$? >/tmp/c$i.rc) &"
 done
 for i in 1 2; do
-	wait "$(eval echo "\$job_a$i")" || fail "a$i did not migrate: $(cat /tmp/a$i.json)"
+	wait "$(eval echo "\$job_a$i")" || fail "a$i did not migrate: $(cat /tmp/a$i.err /tmp/a$i.json)"
 	note "a$i: $(cat /tmp/a$i.json)"
 done
 for i in 1 2; do
