@@ -691,6 +691,22 @@ int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx)
 	return post_rx(c, rx);
 }
 
+int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type)
+{
+	struct lmig_rx *rx;
+	u32 len;
+	int ret;
+
+	rx = lmig_conn_recv(c, timeout);
+	if (IS_ERR(rx))
+		return PTR_ERR(rx);
+	*type = lmig_msg_type(rx);
+	len = rx->len;
+	memcpy(buf, rx->buf, len);
+	ret = lmig_conn_repost(c, rx);
+	return ret ? ret : len;
+}
+
 int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
 		    u32 nsge, u64 remote, u32 rkey)
 {

@@ -105,6 +105,8 @@ int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
  */
 struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout);
 int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx);
+/* The same, copied to buf (LMIG_MSG_MAX bytes): its length, or an error. */
+int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type);
 
 void lmig_sync_wr_init(struct lmig_sync_wr *w);
 /* Waits for a posted lmig_sync_wr; 0 when it completed well. */

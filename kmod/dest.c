@@ -118,18 +118,7 @@ static void refuse(struct dest *x, int err, const char *text)
 /* The next message, copied to x->msg; its length, or an error. */
 static int recv_msg(struct dest *x, unsigned long timeout, u32 *type)
 {
-	struct lmig_rx *rx;
-	u32 len;
-	int ret;
-
-	rx = lmig_conn_recv(x->c, timeout);
-	if (IS_ERR(rx))
-		return PTR_ERR(rx);
-	*type = lmig_msg_type(rx);
-	len = rx->len;
-	memcpy(x->msg, rx->buf, len);
-	ret = lmig_conn_repost(x->c, rx);
-	return ret ? ret : len;
+	return lmig_conn_recv_copy(x->c, timeout, x->msg, type);
 }
 
 static int check_hello(struct dest *x, u32 len)

@@ -212,19 +212,11 @@ static int get_stage(struct source *x)
 static int recv_msg(struct source *x, unsigned long timeout, u32 *type)
 {
 	struct lmig_msg_error *e = x->rxmsg;
-	struct lmig_rx *rx;
-	u32 len;
-	int ret;
+	int len;
 
-	rx = lmig_conn_recv(x->c, timeout);
-	if (IS_ERR(rx))
-		return PTR_ERR(rx);
-	*type = lmig_msg_type(rx);
-	len = rx->len;
-	memcpy(x->rxmsg, rx->buf, len);
-	ret = lmig_conn_repost(x->c, rx);
-	if (ret)
-		return ret;
+	len = lmig_conn_recv_copy(x->c, timeout, x->rxmsg, type);
+	if (len < 0)
+		return len;
 	if (*type == LMIG_MSG_ERROR) {
 		if (len != sizeof(*e))
 			return -EPROTO;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Values on the command line, and what lmctl says when one is wrong. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <linux/lmig.h>
 
+#include "ipc.h"
 #include "lmctl.h"
 #include "size.h"
 
@@ -72,4 +75,53 @@ int parse_rate(const char *opt, const char *s, __u64 *out)
 	}
 	*out = v;
 	return 0;
+}
+
+int parse_id_qmp_json(int argc, char **argv, const char *synopsis, const char *cmd,
+		      void (*help)(void), struct id_qmp_json *out)
+{
+	static const struct option opts[] = {
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	memset(out, 0, sizeof(*out));
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			out->qmp_path = optarg;
+			break;
+		case 'j':
+			out->json = 1;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			usage_error(synopsis, cmd);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage_error(synopsis, cmd);
+		return 2;
+	}
+	if (parse_session_id(argv[optind], &out->id))
+		return 2;
+	return -1;
+}
+
+int session_status(int fd, __u32 id, struct lmig_status *st)
+{
+	int err = ipc_status(fd, id, st);
+
+	if (err == -ENOENT)
+		fprintf(stderr, "lmctl: no session %u: 'lmctl list' shows the sessions\n", id);
+	else if (err)
+		fprintf(stderr, "lmctl: status of session %u: %s\n", id, strerror(-err));
+	return err;
 }

@@ -5,7 +5,6 @@
  * destination has taken the VM over.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,54 +139,27 @@ static void help(void)
 
 int cmd_finalize(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *qmp_path = NULL;
+	struct id_qmp_json args;
+	const char *qmp_path;
 	struct lmig_status st;
 	struct qmp q, *qp = NULL;
-	int opt, fd, err, json = 0, ret = 1;
+	int fd, json, ret;
 	char why[512];
 	__u32 id;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'q':
-			qmp_path = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			help();
-			return 0;
-		default:
-			usage_error(SYNOPSIS, "finalize");
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		usage_error(SYNOPSIS, "finalize");
-		return 2;
-	}
-	if (parse_session_id(argv[optind], &id))
-		return 2;
+	ret = parse_id_qmp_json(argc, argv, SYNOPSIS, "finalize", help, &args);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	id = args.id;
+	qmp_path = args.qmp_path;
+	json = args.json;
 
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;
-	err = ipc_status(fd, id, &st);
-	if (err) {
-		if (err == -ENOENT)
-			fprintf(stderr, "lmctl: no session %u: 'lmctl list' shows the sessions\n", id);
-		else
-			fprintf(stderr, "lmctl: status of session %u: %s\n", id, strerror(-err));
+	if (session_status(fd, id, &st))
 		goto out;
-	}
 	/* Checked before the VM is paused for nothing. */
 	if (st.role != LMIG_ROLE_SOURCE) {
 		fprintf(stderr, "lmctl: session %u is a destination: finalize the source's session; here, 'lmctl wait %u' waits for the VM\n",

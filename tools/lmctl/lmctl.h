@@ -30,6 +30,19 @@ void usage_error(const char *synopsis, const char *cmd);
  * what it expected; opt names the option in that message.
  */
 int parse_session_id(const char *s, __u32 *id);
+
+/* "ID [--qmp PATH] [--json] [--help]", as finalize and wait take them. */
+struct id_qmp_json {
+	__u32 id;
+	const char *qmp_path;
+	int json;
+};
+/* -1 to go on with out filled, else the exit status (help shown: 0). */
+int parse_id_qmp_json(int argc, char **argv, const char *synopsis, const char *cmd,
+		      void (*help)(void), struct id_qmp_json *out);
+struct lmig_status;
+/* ipc_status, saying on stderr why it failed. */
+int session_status(int fd, __u32 id, struct lmig_status *st);
 int parse_pid(const char *opt, const char *s, int *pid);
 int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
 	       unsigned long *out);

@@ -5,7 +5,6 @@
  * whose migration did not complete is never resumed here.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,55 +52,28 @@ static int resume_here(struct qmp *q, __u32 id, const char *blob, __u32 len)
 
 int cmd_wait(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *qmp_path = NULL;
+	struct id_qmp_json args;
+	const char *qmp_path;
 	struct lmig_session_wait w;
 	struct lmig_status st;
 	struct qmp q;
-	int opt, fd, err, json = 0, ret = 1;
+	int fd, err, json, ret;
 	char why[512], *blob = NULL;
 	__u32 id;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'q':
-			qmp_path = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			help();
-			return 0;
-		default:
-			usage_error(SYNOPSIS, "wait");
-			return 2;
-		}
-	}
-	if (optind != argc - 1) {
-		usage_error(SYNOPSIS, "wait");
-		return 2;
-	}
-	if (parse_session_id(argv[optind], &id))
-		return 2;
+	ret = parse_id_qmp_json(argc, argv, SYNOPSIS, "wait", help, &args);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	id = args.id;
+	qmp_path = args.qmp_path;
+	json = args.json;
 
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;
-	err = ipc_status(fd, id, &st);
-	if (err) {
-		if (err == -ENOENT)
-			fprintf(stderr, "lmctl: no session %u: 'lmctl list' shows the sessions\n", id);
-		else
-			fprintf(stderr, "lmctl: status of session %u: %s\n", id, strerror(-err));
+	if (session_status(fd, id, &st))
 		goto out_fd;
-	}
 	if (qmp_path && st.role != LMIG_ROLE_DESTINATION) {
 		fprintf(stderr, "lmctl: session %u is a source: --qmp resumes a destination's VM; on the source, 'lmctl finalize %u --qmp PATH' does that\n",
 			id, id);
