@@ -20,6 +20,13 @@
 #define SQ_DEPTH	(LMIG_TX_DEPTH + LMIG_WRITE_DEPTH + 4)
 #define CQ_DEPTH	(SQ_DEPTH + LMIG_RX_DEPTH)
 #define RESOLVE_MS	5000
+/*
+ * Local ACK timeout, 4.096 us << 19: about 2 s per try, so the 7 retries
+ * ride out some 15 s of a loaded link before the QP fails. RDMA CM's
+ * default (about 0.5 s on RoCE) was seen to fail a busy emulated link;
+ * a migration would rather wait than lose its connection.
+ */
+#define LOCAL_ACK_TIMEOUT	19
 /* Any send waits this long for room before the connection counts as dead. */
 #define SEND_TIMEOUT	(30 * HZ)
 
@@ -332,7 +339,9 @@ static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id)
 	c->cm = LMIG_CM_ACCEPTED;
 	spin_unlock_irqrestore(&c->lock, flags);
 
-	ret = setup_qp(c, id);
+	ret = rdma_set_ack_timeout(id, LOCAL_ACK_TIMEOUT);
+	if (!ret)
+		ret = setup_qp(c, id);
 	if (!ret) {
 		memcpy(&c->peer, &id->route.addr.dst_addr, sizeof(c->peer));
 		ret = rdma_accept(id, &param);
@@ -491,7 +500,9 @@ int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long t
 	c->id = id;
 	memcpy(&c->peer, dst, dst->sa_family == AF_INET6 ?
 	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	ret = rdma_resolve_addr(id, NULL, dst, RESOLVE_MS);
+	ret = rdma_set_ack_timeout(id, LOCAL_ACK_TIMEOUT);
+	if (!ret)
+		ret = rdma_resolve_addr(id, NULL, dst, RESOLVE_MS);
 	if (!ret)
 		ret = wait_cm(c, LMIG_CM_ADDR, timeout);
 	if (!ret)
