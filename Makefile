@@ -61,7 +61,7 @@ $(BUILD)/lmvm-guest.elf: tools/lmvm/guest/entry.S tools/lmvm/guest/guest.c \
 $(BUILD)/lmvm-guest.bin: $(BUILD)/lmvm-guest.elf
 	objcopy -O binary $< $@
 
-LMVM_SRC := $(wildcard tools/lmvm/*.c) tools/common/json.c
+LMVM_SRC := $(wildcard tools/lmvm/*.c) tools/common/json.c tools/common/size.c
 $(BIN)/lmvm: $(LMVM_SRC) tools/lmvm/*.h tools/common/*.h tools/lmvm/guest/abi.h \
 		tools/lmvm/guest/blob.S $(BUILD)/lmvm-guest.bin | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -Wa,-I$(BUILD) -pthread -o $@ \

@@ -332,7 +332,6 @@ static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id)
 
 	spin_lock_irqsave(&c->lock, flags);
 	if (c->id || c->cm != LMIG_CM_IDLE) {
-		c->refused = true;
 		spin_unlock_irqrestore(&c->lock, flags);
 		return -EBUSY;	/* RDMA CM rejects and destroys the id */
 	}

@@ -74,7 +74,6 @@ struct lmig_conn {
 	struct list_head rx_ready;
 	u32 tx_busy;
 	u32 writes;			/* data WRITEs in flight */
-	bool refused;			/* destination: a request was turned away */
 
 	struct sockaddr_storage peer;
 	struct lmig_rx rx[LMIG_RX_DEPTH];

@@ -80,7 +80,6 @@ int state_load(struct vm *vm, const uint8_t *blob, size_t len, char *err, size_t
 int qmp_serve(struct vm *vm, const char *path, int stop_fd);
 
 /* util.c */
-int parse_size(const char *s, uint64_t *out);
 char *base64_encode(const uint8_t *data, size_t len);
 uint8_t *base64_decode(const char *s, size_t *len);
 void memory_digest(const uint8_t *p, uint64_t len, char hex[33]);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lmvm.h"
+#include "size.h"
 
 #define MIN_MEM		(16ull << 20)
 #define MAX_MEM		(64ull << 30)	/* what the guest's page tables map */
