@@ -122,6 +122,7 @@ static void tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (wc->status != IB_WC_SUCCESS)
 		set_wc_error(c, wc);
 	spin_lock_irqsave(&c->lock, flags);
+	tx->status = wc->status;
 	tx->busy = false;
 	c->tx_busy--;
 	spin_unlock_irqrestore(&c->lock, flags);
@@ -597,7 +598,8 @@ static struct lmig_tx *get_tx(struct lmig_conn *c)
 	return found;
 }
 
-int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
+static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
+		     struct lmig_tx **posted)
 {
 	struct lmig_msg_hdr *hdr;
 	struct lmig_tx *tx = NULL;
@@ -631,6 +633,7 @@ int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 	wr.num_sge = 1;
 	wr.opcode = IB_WR_SEND;
 	wr.send_flags = IB_SEND_SIGNALED;
+	tx->status = IB_WC_SUCCESS;
 	ret = ib_post_send(c->id->qp, &wr, NULL);
 	if (ret) {
 		unsigned long flags;
@@ -640,21 +643,35 @@ int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 		c->tx_busy--;
 		spin_unlock_irqrestore(&c->lock, flags);
 	}
+	*posted = tx;
 	return ret;
+}
+
+int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
+{
+	struct lmig_tx *tx;
+
+	return post_send(c, type, msg, len, &tx);
 }
 
 int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 {
-	int ret = lmig_conn_send(c, type, msg, len);
+	struct lmig_tx *tx;
+	int ret = post_send(c, type, msg, len, &tx);
 
 	if (ret)
 		return ret;
-	wait_event_interruptible_timeout(c->wq, READ_ONCE(c->tx_busy) == 0 ||
-					 lmig_conn_error(c) || stopping(), SEND_TIMEOUT);
-	if (READ_ONCE(c->tx_busy) == 0)
-		return 0;
-	ret = lmig_conn_error(c);
-	return ret ? ret : stopping() ? -EINTR : -ETIMEDOUT;
+	/*
+	 * This send's own completion decides, not the connection's state:
+	 * a peer that got the message may close before the completion is
+	 * seen here, and the last ACK of a migration must count as sent.
+	 * A posted send always completes, flushed if the QP dies.
+	 */
+	wait_event_interruptible_timeout(c->wq, !READ_ONCE(tx->busy) || stopping(),
+					 SEND_TIMEOUT);
+	if (READ_ONCE(tx->busy))
+		return stopping() ? -EINTR : -ETIMEDOUT;
+	return READ_ONCE(tx->status) == IB_WC_SUCCESS ? 0 : -ECONNRESET;
 }
 
 static bool header_ok(const struct lmig_rx *rx)

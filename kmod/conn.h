@@ -38,6 +38,7 @@ struct lmig_tx {
 	void *buf;
 	u64 dma;
 	bool busy;
+	int status;		/* enum ib_wc_status of its last send */
 };
 
 /* A work request posted by a caller that waits for it to complete. */
