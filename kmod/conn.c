@@ -29,6 +29,15 @@
 #define LOCAL_ACK_TIMEOUT	19
 /* Any send waits this long for room before the connection counts as dead. */
 #define SEND_TIMEOUT	(30 * HZ)
+/*
+ * A side that has sent nothing for KEEPALIVE sends a NOP. A peer that
+ * died without a word (powered off, its link cut) then fails that send
+ * after the retries above, so neither side waits for it forever. A peer
+ * whose QP lives but that sends nothing, not even NOPs, for PEER_TIMEOUT
+ * counts as gone too.
+ */
+#define KEEPALIVE	(2 * HZ)
+#define PEER_TIMEOUT	(60 * HZ)
 
 static void check_sizes(void)
 {
@@ -106,6 +115,7 @@ static void rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	} else {
 		ib_dma_sync_single_for_cpu(cq->device, rx->dma, LMIG_MSG_MAX, DMA_FROM_DEVICE);
 		rx->len = wc->byte_len;
+		WRITE_ONCE(c->last_rx, jiffies);
 		spin_lock_irqsave(&c->lock, flags);
 		list_add_tail(&rx->node, &c->rx_ready);
 		spin_unlock_irqrestore(&c->lock, flags);
@@ -373,9 +383,12 @@ static int cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	}
 
 	switch (ev->event) {
+	case RDMA_CM_EVENT_ESTABLISHED:
+		WRITE_ONCE(c->last_rx, jiffies);
+		WRITE_ONCE(c->last_tx, jiffies);
+		fallthrough;
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
-	case RDMA_CM_EVENT_ESTABLISHED:
 		spin_lock_irqsave(&c->lock, flags);
 		if (c->cm != LMIG_CM_CLOSED)
 			c->cm = ev->event == RDMA_CM_EVENT_ADDR_RESOLVED ? LMIG_CM_ADDR :
@@ -457,13 +470,18 @@ void lmig_conn_close_release(struct lmig_conn *c, void (*release)(void *), void 
 	conn_close(c, release, arg);
 }
 
+void lmig_conn_unlisten(struct lmig_conn *c)
+{
+	if (c->listen_id)
+		rdma_destroy_id(c->listen_id);
+	c->listen_id = NULL;
+}
+
 void lmig_conn_free(struct lmig_conn *c)
 {
 	if (!c)
 		return;
-	if (c->listen_id)
-		rdma_destroy_id(c->listen_id);
-	c->listen_id = NULL;
+	lmig_conn_unlisten(c);
 	lmig_conn_close(c);
 	kfree(c);
 }
@@ -635,6 +653,8 @@ static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
 	wr.send_flags = IB_SEND_SIGNALED;
 	tx->status = IB_WC_SUCCESS;
 	ret = ib_post_send(c->id->qp, &wr, NULL);
+	if (!ret)
+		WRITE_ONCE(c->last_tx, jiffies);
 	if (ret) {
 		unsigned long flags;
 
@@ -684,33 +704,72 @@ static bool header_ok(const struct lmig_rx *rx)
 	       le32_to_cpu(hdr->len) == rx->len && !hdr->reserved;
 }
 
-struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
+int lmig_conn_keepalive(struct lmig_conn *c)
+{
+	struct lmig_msg_hdr nop = {};
+
+	if (time_before(jiffies, c->last_tx + KEEPALIVE) ||
+	    READ_ONCE(c->cm) != LMIG_CM_CONNECTED ||
+	    READ_ONCE(c->tx_busy) == LMIG_TX_DEPTH)
+		return 0;
+	return lmig_conn_send(c, LMIG_MSG_NOP, &nop, sizeof(nop));
+}
+
+static struct lmig_rx *take_rx(struct lmig_conn *c)
 {
 	struct lmig_rx *rx = NULL;
 	unsigned long flags;
-	long left;
-	int err;
 
-	left = wait_event_interruptible_timeout(c->wq, !list_empty(&c->rx_ready) ||
-						lmig_conn_error(c) || stopping(), timeout);
 	spin_lock_irqsave(&c->lock, flags);
 	if (!list_empty(&c->rx_ready)) {
 		rx = list_first_entry(&c->rx_ready, struct lmig_rx, node);
 		list_del(&rx->node);
 	}
 	spin_unlock_irqrestore(&c->lock, flags);
-	if (rx) {
-		if (header_ok(rx))
+	return rx;
+}
+
+struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
+{
+	unsigned long deadline = jiffies + timeout;
+	struct lmig_rx *rx;
+	long left;
+	int err;
+
+	for (;;) {
+		/* The wait is cut into KEEPALIVE slices to send NOPs between. */
+		left = wait_event_interruptible_timeout(c->wq, !list_empty(&c->rx_ready) ||
+							lmig_conn_error(c) || stopping(),
+							min_t(unsigned long, timeout, KEEPALIVE));
+		rx = take_rx(c);
+		if (rx && !header_ok(rx)) {
+			pr_debug("session %u: malformed message of %u bytes\n",
+				 c->session, rx->len);
+			return ERR_PTR(-EPROTO);
+		}
+		if (rx && lmig_msg_type(rx) != LMIG_MSG_NOP)
 			return rx;
-		pr_debug("session %u: malformed message of %u bytes\n", c->session, rx->len);
-		return ERR_PTR(-EPROTO);
+		if (rx) {
+			err = lmig_conn_repost(c, rx);
+			if (err)
+				return ERR_PTR(err);
+		}
+		err = lmig_conn_error(c);
+		if (err)
+			return ERR_PTR(err);
+		if (stopping() || left < 0)
+			return ERR_PTR(-EINTR);
+		if (time_after(jiffies, READ_ONCE(c->last_rx) + PEER_TIMEOUT))
+			return ERR_PTR(-ETIMEDOUT);
+		if (timeout != MAX_SCHEDULE_TIMEOUT) {
+			if (!time_before(jiffies, deadline))
+				return ERR_PTR(-ETIMEDOUT);
+			timeout = deadline - jiffies;
+		}
+		err = lmig_conn_keepalive(c);
+		if (err)
+			return ERR_PTR(err);
 	}
-	err = lmig_conn_error(c);
-	if (err)
-		return ERR_PTR(err);
-	if (stopping() || left < 0)
-		return ERR_PTR(-EINTR);
-	return ERR_PTR(-ETIMEDOUT);
 }
 
 int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx)

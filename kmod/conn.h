@@ -75,6 +75,8 @@ struct lmig_conn {
 	struct list_head rx_ready;
 	u32 tx_busy;
 	u32 writes;			/* data WRITEs in flight */
+	unsigned long last_rx;		/* jiffies of the last message */
+	unsigned long last_tx;		/* jiffies of the last control send */
 
 	struct sockaddr_storage peer;
 	struct lmig_rx rx[LMIG_RX_DEPTH];
@@ -90,6 +92,8 @@ void lmig_conn_close_release(struct lmig_conn *c, void (*release)(void *), void 
 
 int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long timeout);
 int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src);
+/* Stops listening: RDMA CM's device removal waits for the listener too. */
+void lmig_conn_unlisten(struct lmig_conn *c);
 /* Destination: waits for an accepted connection to be established. */
 int lmig_conn_wait_peer(struct lmig_conn *c);
 
@@ -100,8 +104,15 @@ int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len);
 /* Sends and waits until the peer has it (the SEND completed). */
 int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len);
 /*
- * Waits up to timeout jiffies for a message whose header is valid.
- * Returns it (give it back with lmig_conn_repost) or an ERR_PTR.
+ * Sends a NOP if nothing was sent for a while: a worker busy elsewhere
+ * calls it often, so that its peer hears from it and a dead peer shows.
+ */
+int lmig_conn_keepalive(struct lmig_conn *c);
+/*
+ * Waits up to timeout jiffies for a message whose header is valid, sending
+ * NOPs meanwhile and passing over the peer's. Returns it (give it back
+ * with lmig_conn_repost) or an ERR_PTR; -ETIMEDOUT also when the peer has
+ * been silent for too long.
  */
 struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout);
 int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx);

@@ -326,6 +326,9 @@ static int grant_memory(struct dest *x)
 			else
 				ret = lmig_conn_error(x->c);
 		}
+		/* Pinning a big VM takes a while: the source hears from here. */
+		if (!ret)
+			ret = lmig_conn_keepalive(x->c);
 		if (!ret)
 			ret = register_chunk(x, &x->chunks[i]);
 	}
@@ -371,8 +374,13 @@ static int place_zeros(struct dest *x, u32 len)
 			if (memchr_inv(va, 0, PAGE_SIZE))
 				clear_page(va);
 			kunmap_local(va);
-			if (!(p & 1023))
+			if (!(p & 1023)) {
+				int err = lmig_conn_keepalive(x->c);
+
+				if (err)
+					return err;
 				cond_resched();
+			}
 		}
 		x->zero_pages += count;
 	}
@@ -461,10 +469,18 @@ static int receive(struct dest *x)
 			break;
 		case LMIG_MSG_FINAL:
 			ret = check_final(x, ret);
-			if (!ret)
-				return lmig_conn_send_sync(x->c, LMIG_MSG_ACK, x->msg,
-							   sizeof(struct lmig_msg_hdr));
-			break;
+			if (ret)
+				break;
+			/*
+			 * Every page is here: this decides, ACK or not. A
+			 * source that misses the ACK is in doubt and asks
+			 * this session's state before it resumes.
+			 */
+			if (lmig_conn_send_sync(x->c, LMIG_MSG_ACK, x->msg,
+						sizeof(struct lmig_msg_hdr)))
+				pr_info_ratelimited("session %u: complete; the source may not have the ACK\n",
+						    x->s->id);
+			return 0;
 		default:
 			ret = -EPROTO;
 		}
@@ -518,8 +534,7 @@ static int dest_thread(void *arg)
 		goto out;
 	t0 = ktime_get();
 	/* One source per session: nobody else may connect from now on. */
-	rdma_destroy_id(x->c->listen_id);
-	x->c->listen_id = NULL;
+	lmig_conn_unlisten(x->c);
 	spin_lock(&s->stats_lock);
 	snprintf(s->stats.peer, sizeof(s->stats.peer), "%pISpc", &x->c->peer);
 	spin_unlock(&s->stats_lock);
@@ -542,6 +557,8 @@ static int dest_thread(void *arg)
 	if (ret == -ECONNRESET)
 		lmig_worker_message(s, "the source went away before FINAL; this VM must not run");
 out:
+	/* A listener on a removed device holds up its removal until it goes. */
+	lmig_conn_unlisten(x->c);
 	lmig_conn_close_release(x->c, chunks_release, x);
 	if (kthread_should_stop()) {
 		ret = -EINTR;

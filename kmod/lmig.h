@@ -62,6 +62,7 @@ struct lmig_stats {
 	char peer[64];
 	char message[128];
 	bool message_is_note;
+	bool final_sent;	/* source: FINAL may have arrived; no cancelling it */
 };
 
 /* What an ioctl asks of a running worker, under stats_lock too. */
@@ -131,6 +132,8 @@ void lmig_worker_message(struct lmig_session *s, const char *fmt, ...);
 __printf(2, 3)
 void lmig_worker_note(struct lmig_session *s, const char *fmt, ...);
 void lmig_worker_failed(struct lmig_session *s, long err);
+/* Source: FINAL is out and its ACK did not come; nobody knows who has the VM. */
+void lmig_worker_in_doubt(struct lmig_session *s, long err);
 void lmig_worker_complete(struct lmig_session *s);
 /* Parks a worker that has nothing left to do until kthread_stop(). */
 void lmig_worker_park(void);

@@ -36,7 +36,8 @@
 
 #define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
 #define LMIG_PROTO_MAJOR	1
-#define LMIG_PROTO_MINOR	0
+/* 1.1 added NOP. */
+#define LMIG_PROTO_MINOR	1
 
 /* Every message fits in one receive buffer. */
 #define LMIG_MSG_MAX		16384
@@ -54,6 +55,7 @@ enum lmig_msg_type {
 	LMIG_MSG_FINAL = 10,
 	LMIG_MSG_ACK = 11,
 	LMIG_MSG_ERROR = 12,
+	LMIG_MSG_NOP = 13,	/* header only: "still here" */
 };
 
 struct lmig_msg_hdr {

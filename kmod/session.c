@@ -27,7 +27,7 @@ static DEFINE_MUTEX(sessions_lock);
 static bool finished(enum lmig_state state)
 {
 	return state == LMIG_STATE_COMPLETED || state == LMIG_STATE_FAILED ||
-	       state == LMIG_STATE_CANCELLED;
+	       state == LMIG_STATE_CANCELLED || state == LMIG_STATE_IN_DOUBT;
 }
 
 static void session_release(struct kref *ref)
@@ -110,7 +110,9 @@ static void check_worker(struct lmig_session *s)
 	spin_unlock(&s->stats_lock);
 	if (finished(s->state))
 		return;
-	if (err)
+	if (phase == LMIG_STATE_IN_DOUBT)
+		set_state(s, LMIG_STATE_IN_DOUBT, err);
+	else if (err)
 		set_state(s, LMIG_STATE_FAILED, err);
 	else if (phase == LMIG_STATE_COMPLETED)
 		set_state(s, LMIG_STATE_COMPLETED, 0);
@@ -163,6 +165,25 @@ static void worker_done(struct lmig_session *s)
 	s->stats.total_time_ms = max_t(s64, 1, ktime_ms_delta(ktime_get(), s->created));
 }
 
+/*
+ * One line in the kernel log per session that ends badly, so that a
+ * failure can be explained after the fact; the message never holds the
+ * token.
+ */
+static void report_end(struct lmig_session *s, const char *how)
+{
+	char msg[sizeof(s->stats.message)];
+	long err;
+
+	spin_lock(&s->stats_lock);
+	memcpy(msg, s->stats.message, sizeof(msg));
+	err = s->stats.error;
+	spin_unlock(&s->stats_lock);
+	pr_info_ratelimited("session %u (%s): %s: %s (%ld)\n", s->id,
+			    s->role == LMIG_ROLE_SOURCE ? "source" : "destination",
+			    how, msg, err);
+}
+
 void lmig_worker_fail(struct lmig_session *s, long err, const char *fmt, ...)
 {
 	va_list ap;
@@ -176,7 +197,7 @@ void lmig_worker_fail(struct lmig_session *s, long err, const char *fmt, ...)
 	}
 	spin_unlock(&s->stats_lock);
 	va_end(ap);
-	pr_debug("session %u: failed: %ld\n", s->id, err);
+	report_end(s, "failed");
 	wake_up_all(&s->done_wq);
 }
 
@@ -195,6 +216,8 @@ static const char *explain(long err)
 		return "the peer broke the protocol";
 	case -ENOMEM:
 		return "out of memory";
+	case -ECANCELED:
+		return "cancelled";
 	default:
 		return "error";
 	}
@@ -212,7 +235,24 @@ void lmig_worker_failed(struct lmig_session *s, long err)
 		worker_done(s);
 	}
 	spin_unlock(&s->stats_lock);
-	pr_debug("session %u: failed: %ld\n", s->id, err);
+	report_end(s, "failed");
+	wake_up_all(&s->done_wq);
+}
+
+void lmig_worker_in_doubt(struct lmig_session *s, long err)
+{
+	spin_lock(&s->stats_lock);
+	if (!s->stats.done) {
+		s->stats.phase = LMIG_STATE_IN_DOUBT;
+		s->stats.error = err;
+		snprintf(s->stats.message, sizeof(s->stats.message),
+			 "FINAL unacknowledged (%s): the destination may run the VM",
+			 explain(err));
+		s->stats.message_is_note = false;
+		worker_done(s);
+	}
+	spin_unlock(&s->stats_lock);
+	report_end(s, "in doubt");
 	wake_up_all(&s->done_wq);
 }
 
@@ -713,6 +753,32 @@ static int get_session_id(void __user *argp, u32 *id)
 	return 0;
 }
 
+/*
+ * The worker stops first: what it finished meanwhile stands. A source that
+ * already sent FINAL cannot take it back, so it is in doubt, not cancelled.
+ */
+static void cancel(struct lmig_session *s)
+{
+	bool final_sent;
+
+	lockdep_assert_held(&s->lock);
+	if (finished(s->state))
+		return;
+	worker_stop(s);
+	check_worker(s);
+	if (finished(s->state))
+		return;
+	spin_lock(&s->stats_lock);
+	final_sent = s->stats.final_sent;
+	spin_unlock(&s->stats_lock);
+	if (final_sent) {
+		lmig_worker_in_doubt(s, -ECANCELED);
+		check_worker(s);
+	} else {
+		set_state(s, LMIG_STATE_CANCELLED, 0);
+	}
+}
+
 long lmig_ioctl_session_cancel(void __user *argp)
 {
 	struct lmig_session *s;
@@ -726,8 +792,7 @@ long lmig_ioctl_session_cancel(void __user *argp)
 	if (!s)
 		return -ENOENT;
 	mutex_lock(&s->lock);
-	if (!finished(s->state))
-		set_state(s, LMIG_STATE_CANCELLED, 0);
+	cancel(s);
 	mutex_unlock(&s->lock);
 	session_put(s);
 	return 0;
@@ -771,8 +836,7 @@ void lmig_sessions_exit(void)
 	mutex_lock(&sessions_lock);
 	idr_for_each_entry(&sessions, s, id) {
 		mutex_lock(&s->lock);
-		if (!finished(s->state))
-			set_state(s, LMIG_STATE_CANCELLED, 0);
+		cancel(s);
 		mutex_unlock(&s->lock);
 		idr_remove(&sessions, id);
 		session_put(s);

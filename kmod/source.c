@@ -456,7 +456,7 @@ static int flush(struct source *x)
 	x->cur = NULL;
 	x->cur_n = 0;
 	pace(x);
-	return 0;
+	return lmig_conn_keepalive(x->c);
 }
 
 static int send_page(struct source *x, u32 slot, u64 page)
@@ -535,7 +535,7 @@ static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitm
 		if (!(x->round_done & 1023)) {
 			if (kthread_should_stop())
 				return -EINTR;
-			ret = lmig_conn_error(x->c);
+			ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c);
 			if (ret)
 				return ret;
 			publish(x, U64_MAX);
@@ -629,9 +629,19 @@ static int send_final(struct source *x)
 	f.data_pages = cpu_to_le64(x->data_pages);
 	f.zero_pages = cpu_to_le64(x->zero_pages);
 	f.blob_len = cpu_to_le32(x->blob_len);
+	/* From here on, the destination may complete before a word comes back. */
+	spin_lock(&x->s->stats_lock);
+	x->s->stats.final_sent = true;
+	spin_unlock(&x->s->stats_lock);
 	ret = lmig_conn_send(x->c, LMIG_MSG_FINAL, &f, sizeof(f));
-	if (!ret)
-		ret = expect(x, LMIG_MSG_ACK, ACK_TIMEOUT);
+	if (ret) {
+		/* Not posted: it never left. */
+		spin_lock(&x->s->stats_lock);
+		x->s->stats.final_sent = false;
+		spin_unlock(&x->s->stats_lock);
+		return ret;
+	}
+	ret = expect(x, LMIG_MSG_ACK, ACK_TIMEOUT);
 	return ret < 0 ? ret : 0;
 }
 
@@ -729,11 +739,14 @@ static int source_thread(void *arg)
 	s->stats.setup_time_ms = ktime_ms_delta(ktime_get(), t0);
 	spin_unlock(&s->stats_lock);
 
-	wait_event_interruptible(x->c->wq, started(s) || lmig_conn_error(x->c) ||
-				 kthread_should_stop());
+	/* The destination waits too, and hears from here meanwhile. */
+	while (!started(s) && !kthread_should_stop() && !ret) {
+		wait_event_interruptible_timeout(x->c->wq, started(s) || lmig_conn_error(x->c) ||
+						 kthread_should_stop(), HZ);
+		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c);
+	}
 	if (kthread_should_stop())
 		goto out;
-	ret = lmig_conn_error(x->c);
 	if (ret) {
 		lmig_worker_message(s, "the destination went away before the start");
 		goto out;
@@ -755,6 +768,8 @@ out:
 	lmig_conn_close_release(x->c, stages_release, x);
 	if (kthread_should_stop())
 		ret = -EINTR;
+	else if (ret && READ_ONCE(s->stats.final_sent))
+		lmig_worker_in_doubt(s, ret);
 	else if (ret)
 		lmig_worker_failed(s, ret);
 	else

@@ -15,6 +15,13 @@
 /* The next object from the server that is not an asynchronous event. */
 static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 {
+	/*
+	 * A QMP server ends every message with a newline, and JSON has none
+	 * inside strings: without a new one there is nothing new to parse.
+	 * Parsing only then keeps a multi-MiB reply linear, not quadratic.
+	 */
+	bool line = q->len && memchr(q->buf, '\n', q->len);
+
 	for (;;) {
 		size_t used = 0;
 		struct json *j = NULL;
@@ -25,7 +32,7 @@ static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 			memmove(q->buf, q->buf + 1, q->len);
 			q->len--;
 		}
-		if (q->len)
+		if (q->len && line)
 			j = json_parse(q->buf, q->len, &used);
 		if (used) {
 			bool reply = j && j->type == JSON_OBJECT && !json_get(j, "event");
@@ -54,6 +61,7 @@ static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 		memcpy(q->buf + q->len, chunk, n);
 		q->len += n;
 		q->buf[q->len] = '\0';
+		line = memchr(chunk, '\n', n) != NULL;
 	}
 }
 

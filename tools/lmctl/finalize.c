@@ -36,6 +36,15 @@ static void resume(struct qmp *q, int paused)
 		fprintf(stderr, "lmctl: the VM runs on here\n");
 }
 
+void in_doubt(const struct lmig_status *st, int json)
+{
+	if (json)
+		summary_print(st, -1, -1, 1);
+	fprintf(stderr, "lmctl: session %u is in doubt: %.*s\n", st->id,
+		(int)sizeof(st->message), st->message);
+	fprintf(stderr, "lmctl: the VM stays paused here. Ask the destination ('lmctl status' there): if its session completed, the VM is the destination's: quit this VMM; if not, resume it here (QMP 'cont')\n");
+}
+
 int handover(int fd, __u32 id, struct qmp *q, int json)
 {
 	double paused_at = 0, done_at;
@@ -94,6 +103,10 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 			fprintf(stderr, "lmctl: the interrupt came too late: the migration had completed\n");
 		fprintf(stderr, "lmctl: the VM is the destination's now: quit the source VMM, never resume it\n");
 		return 0;
+	}
+	if (st.state == LMIG_STATE_IN_DOUBT) {
+		in_doubt(&st, json);
+		return LMCTL_EXIT_IN_DOUBT;
 	}
 	if (st.state != LMIG_STATE_FAILED && st.state != LMIG_STATE_CANCELLED) {
 		fprintf(stderr, "lmctl: waiting for session %u: %s\n", id, strerror(-ret));

@@ -11,8 +11,19 @@
  * (if q; otherwise the operator has), finalizes with the VMM's state and
  * waits until the session has finished. Unless it completed, resumes the
  * VMM that lmctl paused: the VM runs on here. Prints the summary or what
- * went wrong, and returns lmctl's exit status: 0 only when completed.
+ * went wrong, and returns lmctl's exit status: 0 only when completed,
+ * LMCTL_EXIT_IN_DOUBT (the VMM stays paused) when in doubt.
  */
 int handover(int fd, __u32 id, struct qmp *q, int json);
+
+/*
+ * The exit status when nobody knows which host has the VM: FINAL went
+ * out and its ACK never came. Neither side may be resumed blindly.
+ */
+#define LMCTL_EXIT_IN_DOUBT 3
+
+struct lmig_status;
+/* Says so, and what the operator must check before resuming anything. */
+void in_doubt(const struct lmig_status *st, int json);
 
 #endif

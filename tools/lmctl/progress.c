@@ -62,7 +62,7 @@ int wait_finished(int fd, __u32 id, void *blob, __u32 capacity, struct lmig_sess
 static int finished(__u32 state)
 {
 	return state == LMIG_STATE_COMPLETED || state == LMIG_STATE_FAILED ||
-	       state == LMIG_STATE_CANCELLED;
+	       state == LMIG_STATE_CANCELLED || state == LMIG_STATE_IN_DOUBT;
 }
 
 /* Bytes moved: the module counts bytes; pages are the fallback. */

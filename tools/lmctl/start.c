@@ -212,6 +212,10 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
 				if (wait_finished(fd, id, NULL, 0, &w) || ipc_status(fd, id, &st))
 					return interrupted ? 128 + interrupted : 1;
 			}
+			if (st.state == LMIG_STATE_IN_DOUBT) {
+				in_doubt(&st, json);
+				return LMCTL_EXIT_IN_DOUBT;
+			}
 			summary_print(&st, -1, -1, json);
 			if (st.state == LMIG_STATE_COMPLETED)
 				return 0;
@@ -250,6 +254,10 @@ static int wait_end(int fd, __u32 id, int json)
 	if (err) {
 		fprintf(stderr, "lmctl: waiting for session %u: %s\n", id, strerror(-err));
 		return 1;
+	}
+	if (st.state == LMIG_STATE_IN_DOUBT) {
+		in_doubt(&st, json);
+		return LMCTL_EXIT_IN_DOUBT;
 	}
 	summary_print(&st, -1, -1, json);
 	return st.state == LMIG_STATE_COMPLETED ? 0 : 1;

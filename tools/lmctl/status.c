@@ -26,6 +26,7 @@ const char *state_name(__u32 state)
 		[LMIG_STATE_COMPLETED] = "completed",
 		[LMIG_STATE_FAILED] = "failed",
 		[LMIG_STATE_CANCELLED] = "cancelled",
+		[LMIG_STATE_IN_DOUBT] = "in-doubt",
 	};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";

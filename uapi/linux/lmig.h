@@ -149,8 +149,8 @@
  *	still written back, with blob_len), EFAULT.
  *
  * LMIG_IOC_SESSION_REMOVE (struct lmig_session_id, read/write)
- *	Forgets a session that has finished (completed, failed or
- *	cancelled). In: size, id.
+ *	Forgets a session that has finished (completed, failed, cancelled
+ *	or in doubt). In: size, id.
  *	Errors: ENOENT, EBUSY (not finished: cancel it first).
  */
 #ifndef _UAPI_LINUX_LMIG_H
@@ -163,7 +163,7 @@
 #define LMIG_DEVICE_NAME	"lmig"
 
 #define LMIG_VERSION_MAJOR	0
-#define LMIG_VERSION_MINOR	3
+#define LMIG_VERSION_MINOR	4
 
 /* Feature bits reported by LMIG_IOC_VERSION. None yet. */
 #define LMIG_FEATURES_ALL	0ULL
@@ -198,6 +198,13 @@ enum lmig_state {
 	LMIG_STATE_COMPLETED = 4,	/* every page landed and was acknowledged */
 	LMIG_STATE_FAILED = 5,		/* error says why */
 	LMIG_STATE_CANCELLED = 6,
+	/*
+	 * Since 0.4, source only: FINAL went out but its ACK never came (the
+	 * link or the peer failed right then). The destination may have
+	 * completed and may run the VM: resume the source only once the
+	 * destination's session is known not to have completed.
+	 */
+	LMIG_STATE_IN_DOUBT = 7,
 };
 
 struct lmig_session_create {
