@@ -27,7 +27,7 @@ TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 
 TOOLS := $(BIN)/lmctl $(BIN)/lmvm
 TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qmp \
-	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz
+	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz $(BIN)/rogue-peer
 COMMON := tools/common/json.c tools/common/qmp.c
 
 .PHONY: all module tools deps check demo style install dkms-install clean rig-build
@@ -74,6 +74,13 @@ $(BIN)/uapi-session: tests/progs/uapi-session.c tests/progs/tap.h tools/common/v
 $(BIN)/uapi-fuzz: tests/progs/uapi-fuzz.c tests/progs/tap.h tools/common/vmfd.c \
 		tools/common/vmfd.h uapi/linux/lmig.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -pthread -o $@ $< tools/common/vmfd.c
+
+# lmvm's memory digest is linked in, so that the rogue destination reports
+# its memory as x-memory-digest reports the VM's.
+ROGUE_SRC := tests/progs/rogue-peer.c tests/progs/rogue-link.c tools/lmvm/util.c
+$(BIN)/rogue-peer: $(ROGUE_SRC) tests/progs/rogue-peer.h tools/lmvm/lmvm.h \
+		uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/lmvm -o $@ $(ROGUE_SRC) -lrdmacm -libverbs
 
 $(BIN)/qmp: tests/progs/qmp.c $(COMMON) tools/common/*.h | $(BIN)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< $(COMMON)

@@ -1,0 +1,145 @@
+#!/bin/bash
+# rig: two-hosts
+# timeout: 1200
+#
+# A real source (lmctl start --finalize auto) against a destination that
+# breaks the protocol on purpose (rogue-peer dest on host B). An ERROR
+# whose text has no NUL, grants outside the layout and an unknown
+# placement end in a clear refusal. A destination that goes silent after
+# READY, connection up, is given up on in bounded time. One that takes
+# FINAL and drops the connection without ACK leaves the source in doubt:
+# lmctl exits 3, the VM stays paused, and resumed by hand it runs on
+# intact. Last the rogue plays it straight, by copy and by RDMA WRITE: the
+# migration completes and the rogue holds exactly the source's memory,
+# which shows the rogue itself speaks the protocol.
+. "$RIG_REPO/tests/lib.sh"
+
+ROGUE=$RIG_PEER:7490
+TOKEN=$(printf '5a%.0s' $(seq 32))	# any token: the rogue checks AUTH with it
+URI=lmig://$ROGUE/$TOKEN
+
+# rogue_start CASE [OPTION...]: a rogue destination on host B, in the
+# background, listening when this returns; its output and exit status go
+# to a file.
+rogue_start() {
+	local c=$1
+	shift
+	on_peer "rm -f /tmp/rogue-$c.out; { rogue-peer dest --listen $ROGUE --token $TOKEN --slots $slots $* $c; \
+		echo exit \$?; } </dev/null >/tmp/rogue-$c.out 2>&1 &"
+	for _ in $(seq 50); do
+		on_peer "grep -q 'listening for a source' /tmp/rogue-$c.out" && return 0
+		sleep 0.2
+	done
+	fail "rogue-peer dest $c did not come up: $(on_peer "cat /tmp/rogue-$c.out")"
+}
+
+# rogue_end CASE: waits for the rogue to finish and fails unless it passed;
+# its line is in rogue_line.
+rogue_end() {
+	local out
+	for _ in $(seq 120); do
+		out=$(on_peer "cat /tmp/rogue-$1.out")
+		case $out in *"exit "[0-9]*) break ;; esac
+		sleep 1
+	done
+	rogue_line=$(printf '%s\n' "$out" | grep "^$1: ") || rogue_line="$1: no verdict"
+	note "rogue: $rogue_line"
+	[ "$(printf '%s\n' "$out" | sed -n 's/^exit //p')" = 0 ] || fail "rogue-peer dest $1: $out"
+}
+
+# The source VM's slot digests, as rogue-peer prints them: HEX,HEX
+digests() {
+	vmq src x-memory-digest | grep -o '"digest": *"[0-9a-f]*"' | cut -d'"' -f4 | paste -sd, -
+}
+
+expect_runs() {
+	[ "$(field "$(vmq src query-status)" status)" = running ] || fail "$1: the source VM does not run"
+}
+
+lmig_load_both
+lmvm_start src --mem 64M --vcpus 1 --dirty-rate 1M
+slots=$(vmq src x-query-memory | grep -o '"gpa": *[0-9]*, *"size": *[0-9]*' |
+	awk -F'[:,]' '{ printf "%s0:%d:%d", NR > 1 ? "," : "", $2 / 4096, $4 / 4096 }')
+pins_before=$(pins_held)
+
+# Refusals: lmctl start fails with the reason, and removes its session.
+for case in error-text bad-grant grant-beyond grant-short bad-placement; do
+	rogue_start "$case"
+	! lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto \
+		>/dev/null 2>/tmp/err || fail "$case: the source went on"
+	note "$case: lmctl: $(cat /tmp/err)"
+	case $case in
+	error-text) grep -q "rogue-peer refuses" /tmp/err || fail "$case: the text is not shown" ;;
+	bad-placement) grep -q "protocol error" /tmp/err || fail "$case: not a protocol error" ;;
+	*) grep -q "grant" /tmp/err || fail "$case: the error does not say the grant was bad" ;;
+	esac
+	# 128 bytes without NUL are cut inside the session's message, not read past.
+	! LC_ALL=C grep -q '[^[:print:][:space:]]' /tmp/err || fail "$case: unprintable bytes in the error"
+	rogue_end "$case"
+	expect_no_sessions
+	expect_runs "$case"
+done
+
+# Silent after READY, connection up: the source gives up in bounded time.
+# CHECK: PEER_TIMEOUT (60 s) bounds it, or SEND_TIMEOUT (30 s) once the
+# rogue's receive queue is empty and every send waits on RNR retries.
+rogue_start silent --wait 240
+t0=$(date +%s)
+rc=0
+lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto --json \
+	>/tmp/start.json 2>/tmp/err || rc=$?
+secs=$(($(date +%s) - t0))
+[ $rc -eq 1 ] || fail "silent: lmctl exit $rc, expected 1: $(cat /tmp/err)"
+[ $secs -le 180 ] || fail "silent: the source took $secs s to give up"
+note "silent: the source gave up after $secs s: $(tail -n1 /tmp/err)"
+rogue_end silent
+expect_runs silent
+expect_check_ok "source after a silent destination" "$(vmq src x-guest-check)"
+lmctl remove "$(field "$(cat /tmp/start.json)" id)"
+
+# FINAL out and no ACK: in doubt, paused, and resumable when nobody has the VM.
+rogue_start drop-ack
+rc=0
+lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto --json \
+	>/tmp/start.json 2>/tmp/err || rc=$?
+note "drop-ack: lmctl: $(cat /tmp/err)"
+[ $rc -eq 3 ] || fail "drop-ack: lmctl exit $rc, expected 3 (in doubt)"
+id=$(field "$(cat /tmp/start.json)" id)
+st=$(lmctl status "$id" --json)
+[ "$(field "$st" state)" = in-doubt ] || fail "drop-ack: the session is not in doubt: $st"
+[ "$(field "$(vmq src query-status)" status)" = paused ] || fail "drop-ack: the source VM is not paused"
+rogue_end drop-ack
+# Every page had arrived before FINAL: the rogue holds the paused VM's memory.
+# CHECK: lmvm writes no guest memory while paused.
+d=$(digests)
+case $rogue_line in *"digests $d"*) ;; *) fail "drop-ack: the rogue's memory is not the source's ($d)" ;; esac
+vmq src cont >/dev/null
+sleep 2
+expect_runs drop-ack
+expect_check_ok "source resumed after in-doubt" "$(vmq src x-guest-check)"
+lmctl remove "$id"
+
+# Played straight: completed, and the rogue has what the source VM has.
+# The source VM is then the rogue's; this test resumes it for the next
+# migration all the same, as nobody will run the rogue's copy.
+# CHECK: --copy (READY asking for DATA) needs wire 1.1's copy placement.
+for how in --copy ""; do
+	rogue_start ack $how
+	lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto --json \
+		>/tmp/start.json 2>/tmp/err || fail "ack $how: the migration failed: $(cat /tmp/err)"
+	[ "$(field "$(cat /tmp/start.json)" state)" = completed ] ||
+		fail "ack $how: not completed: $(cat /tmp/start.json)"
+	rogue_end ack
+	d=$(digests)
+	case $rogue_line in
+	*"digests $d"*) ;;
+	*) fail "ack $how: the rogue's memory is not the source's ($d)" ;;
+	esac
+	lmctl remove "$(field "$(cat /tmp/start.json)" id)"
+	vmq src cont >/dev/null
+	expect_check_ok "source after ack $how" "$(vmq src x-guest-check)"
+done
+
+expect_no_sessions
+[ "$(pins_held)" = "$pins_before" ] || fail "pages left pinned on the source"
+lmig_unload_both
