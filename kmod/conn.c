@@ -37,7 +37,7 @@
  * counts as gone too.
  */
 #define KEEPALIVE	(2 * HZ)
-#define PEER_TIMEOUT	(60 * HZ)
+#define PEER_TIMEOUT	(30 * HZ)
 
 static void check_sizes(void)
 {
@@ -48,7 +48,8 @@ static void check_sizes(void)
 	BUILD_BUG_ON(sizeof(struct lmig_msg_auth) != 48);
 	BUILD_BUG_ON(sizeof(struct lmig_wire_grant) != 32);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_grant) != 24);
-	BUILD_BUG_ON(sizeof(struct lmig_msg_ready) != 24);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_ready) != 32);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_data) != 32);
 	BUILD_BUG_ON(sizeof(struct lmig_wire_range) != 16);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_zero) != 24);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_round) != 40);
@@ -301,11 +302,11 @@ static int setup_qp(struct lmig_conn *c, struct rdma_cm_id *id)
 		goto out;
 	}
 	c->max_sge = min_t(u32, 16, dev->attrs.max_send_sge);
-	c->fr_pages = min_t(u32, 512, dev->attrs.max_fast_reg_page_list_len);
-	if (!c->fr_pages) {
-		ret = -EOPNOTSUPP;
-		goto out;
-	}
+	/* Without fast registration the destination copies pages in. */
+	if (dev->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS)
+		c->fr_pages = min_t(u32, 512, dev->attrs.max_fast_reg_page_list_len);
+	else
+		c->fr_pages = 0;
 	qa.event_handler = qp_event;
 	qa.qp_context = c;
 	qa.send_cq = c->cq;
@@ -617,15 +618,16 @@ static struct lmig_tx *get_tx(struct lmig_conn *c)
 }
 
 static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
-		     struct lmig_tx **posted)
+		     struct page **pages, u32 npages, struct lmig_tx **posted)
 {
+	u32 i;
 	struct lmig_msg_hdr *hdr;
 	struct lmig_tx *tx = NULL;
 	struct ib_send_wr wr = {};
 	struct ib_sge sge;
 	int ret;
 
-	if (WARN_ON_ONCE(len < sizeof(*hdr) || len > LMIG_MSG_MAX))
+	if (WARN_ON_ONCE(len < sizeof(*hdr) || len + npages * PAGE_SIZE > LMIG_MSG_MAX))
 		return -EINVAL;
 	wait_event_interruptible_timeout(c->wq, (tx = get_tx(c)) ||
 					 lmig_conn_error(c) || stopping(), SEND_TIMEOUT);
@@ -634,6 +636,8 @@ static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
 		return ret ? ret : stopping() ? -EINTR : -ETIMEDOUT;
 	}
 	memcpy(tx->buf, msg, len);
+	for (i = 0; i < npages; i++, len += PAGE_SIZE)
+		memcpy(tx->buf + len, page_address(pages[i]), PAGE_SIZE);
 	hdr = tx->buf;
 	hdr->magic = cpu_to_le32(LMIG_PROTO_MAGIC);
 	hdr->major = LMIG_PROTO_MAJOR;
@@ -671,13 +675,21 @@ int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 {
 	struct lmig_tx *tx;
 
-	return post_send(c, type, msg, len, &tx);
+	return post_send(c, type, msg, len, NULL, 0, &tx);
+}
+
+int lmig_conn_send_pages(struct lmig_conn *c, u16 type, const void *msg, u32 len,
+			 struct page **pages, u32 npages)
+{
+	struct lmig_tx *tx;
+
+	return post_send(c, type, msg, len, pages, npages, &tx);
 }
 
 int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 {
 	struct lmig_tx *tx;
-	int ret = post_send(c, type, msg, len, &tx);
+	int ret = post_send(c, type, msg, len, NULL, 0, &tx);
 
 	if (ret)
 		return ret;
@@ -704,10 +716,50 @@ static bool header_ok(const struct lmig_rx *rx)
 	       le32_to_cpu(hdr->len) == rx->len && !hdr->reserved;
 }
 
+/*
+ * The peer's NOPs give their buffers back at once: a worker busy with a
+ * long round must not let them fill its receive ring, or the peer's next
+ * sends would wait for room and it would look silent.
+ */
+static int drop_nops(struct lmig_conn *c)
+{
+	struct lmig_rx *rx, *tmp;
+	unsigned long flags;
+	LIST_HEAD(nops);
+	int ret = 0;
+
+	spin_lock_irqsave(&c->lock, flags);
+	list_for_each_entry_safe(rx, tmp, &c->rx_ready, node)
+		if (header_ok(rx) && lmig_msg_type(rx) == LMIG_MSG_NOP)
+			list_move_tail(&rx->node, &nops);
+	spin_unlock_irqrestore(&c->lock, flags);
+	list_for_each_entry_safe(rx, tmp, &nops, node) {
+		list_del(&rx->node);
+		if (!ret)
+			ret = post_rx(c, rx);
+	}
+	return ret;
+}
+
+int lmig_conn_alive(struct lmig_conn *c)
+{
+	int ret = lmig_conn_error(c);
+
+	if (ret)
+		return ret;
+	if (time_after(jiffies, READ_ONCE(c->last_rx) + PEER_TIMEOUT))
+		return -ETIMEDOUT;
+	return 0;
+}
+
 int lmig_conn_keepalive(struct lmig_conn *c)
 {
 	struct lmig_msg_hdr nop = {};
+	int ret;
 
+	ret = drop_nops(c);
+	if (ret)
+		return ret;
 	if (time_before(jiffies, c->last_tx + KEEPALIVE) ||
 	    READ_ONCE(c->cm) != LMIG_CM_CONNECTED ||
 	    READ_ONCE(c->tx_busy) == LMIG_TX_DEPTH)
@@ -759,8 +811,9 @@ struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
 			return ERR_PTR(err);
 		if (stopping() || left < 0)
 			return ERR_PTR(-EINTR);
-		if (time_after(jiffies, READ_ONCE(c->last_rx) + PEER_TIMEOUT))
-			return ERR_PTR(-ETIMEDOUT);
+		err = lmig_conn_alive(c);
+		if (err)
+			return ERR_PTR(err);
 		if (timeout != MAX_SCHEDULE_TIMEOUT) {
 			if (!time_before(jiffies, deadline))
 				return ERR_PTR(-ETIMEDOUT);

@@ -65,7 +65,7 @@ struct lmig_conn {
 	struct ib_cq *cq;
 	bool qp_created;
 	u32 max_sge;			/* per data WRITE */
-	u32 fr_pages;			/* per fast-registered chunk */
+	u32 fr_pages;			/* per fast-registered chunk; 0: none */
 
 	wait_queue_head_t wq;		/* everything the worker waits for */
 	spinlock_t lock;		/* the fields below */
@@ -101,6 +101,9 @@ int lmig_conn_wait_peer(struct lmig_conn *c);
 int lmig_conn_error(struct lmig_conn *c);
 
 int lmig_conn_send(struct lmig_conn *c, u16 type, const void *msg, u32 len);
+/* The same with npages (lowmem) pages appended to the message. */
+int lmig_conn_send_pages(struct lmig_conn *c, u16 type, const void *msg, u32 len,
+			 struct page **pages, u32 npages);
 /* Sends and waits until the peer has it (the SEND completed). */
 int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len);
 /*
@@ -108,6 +111,11 @@ int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
  * calls it often, so that its peer hears from it and a dead peer shows.
  */
 int lmig_conn_keepalive(struct lmig_conn *c);
+/*
+ * 0 while the connection works and the peer was heard from lately; else
+ * why not (-ETIMEDOUT: silent for too long, as a dead peer is).
+ */
+int lmig_conn_alive(struct lmig_conn *c);
 /*
  * Waits up to timeout jiffies for a message whose header is valid, sending
  * NOPs meanwhile and passing over the peer's. Returns it (give it back

@@ -12,6 +12,10 @@
  * the WRITEs cannot reach beyond the chunks, which the RDMA device checks.
  * The session completes only on FINAL, which arrives after every WRITE of
  * the last round has been placed (RC ordering).
+ *
+ * A device without fast registration (or fastreg=N) cannot grant memory;
+ * then nothing is pinned, the source sends pages inside DATA messages and
+ * the worker copies them into the VM through the VMM's mm.
  */
 #include <linux/highmem.h>
 #include <linux/kthread.h>
@@ -25,6 +29,11 @@
 #include "lmig.h"
 
 #define HANDSHAKE_TIMEOUT	(10 * HZ)
+
+static bool fastreg = true;
+module_param(fastreg, bool, 0644);
+MODULE_PARM_DESC(fastreg,
+		 "let the source write pages straight into fast-registered guest memory where the device can (N: copy them in from messages)");
 
 struct chunk {
 	u32 slot;
@@ -51,6 +60,10 @@ struct dest {
 	u32 nchunks;
 	u32 *slot_chunk;	/* index of each slot's first chunk */
 	u32 chunk_pages;
+
+	bool copy;		/* LMIG_PLACE_COPY: pages come in DATA */
+	void *bounce;		/* copy placement: a page to test for zero */
+	u64 round_data;		/* copy placement: DATA pages this round */
 
 	void *blob;
 	u32 blob_len;
@@ -101,6 +114,7 @@ static void dest_free(void *work)
 	kfree(x->hello);
 	kfree(x->msg);
 	kfree(x->err);
+	kfree(x->bounce);
 	kvfree(x->blob);
 	memzero_explicit(x->token, sizeof(x->token));
 	kfree(x);
@@ -132,6 +146,9 @@ static int check_hello(struct dest *x, u32 len)
 	if (n > LMIG_MAX_SLOTS || len != struct_size(h, slots, n) ||
 	    le32_to_cpu(h->page_size) != PAGE_SIZE || h->features)
 		return -EPROTO;
+	while (n--)
+		if (h->slots[n].reserved0 || h->slots[n].reserved1)
+			return -EPROTO;
 	memcpy(x->hello, h, len);
 	x->hello_len = len;
 	return 0;
@@ -304,6 +321,21 @@ static int send_grants(struct dest *x)
 		}
 	}
 	ready.chunks = cpu_to_le64(x->nchunks);
+	ready.placement = cpu_to_le32(LMIG_PLACE_WRITE);
+	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
+}
+
+/* Nothing to pin or grant: READY alone says that pages come by copy. */
+static int copy_memory(struct dest *x)
+{
+	struct lmig_msg_ready ready = {};
+
+	x->bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!x->bounce)
+		return -ENOMEM;
+	lmig_worker_note(x->s, "pages come by copy: %s",
+			 fastreg ? "the device has no fast registration" : "fastreg=N");
+	ready.placement = cpu_to_le32(LMIG_PLACE_COPY);
 	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
 }
 
@@ -340,6 +372,33 @@ static int grant_memory(struct dest *x)
 	return send_grants(x);
 }
 
+/*
+ * Fresh guest memory is zero already; reading first keeps untouched pages
+ * clean. CPU stores to the DMA-mapped chunk pages need no sync: the device
+ * only writes them, on coherent platforms.
+ */
+static int place_zero(struct dest *x, u32 slot, u64 p)
+{
+	const struct chunk *k;
+	void __user *hva;
+	void *va;
+
+	if (x->copy) {
+		hva = (void __user *)(x->vm->slots[slot].hva + (p << PAGE_SHIFT));
+		if (copy_from_user(x->bounce, hva, PAGE_SIZE))
+			return -EFAULT;
+		if (memchr_inv(x->bounce, 0, PAGE_SIZE) && clear_user(hva, PAGE_SIZE))
+			return -EFAULT;
+		return 0;
+	}
+	k = &x->chunks[x->slot_chunk[slot] + div_u64(p, x->chunk_pages)];
+	va = kmap_local_page(k->pages[p - k->first]);
+	if (memchr_inv(va, 0, PAGE_SIZE))
+		clear_page(va);
+	kunmap_local(va);
+	return 0;
+}
+
 /* Zero ranges: pages the source found all zero, checked against the slots. */
 static int place_zeros(struct dest *x, u32 len)
 {
@@ -361,29 +420,46 @@ static int place_zeros(struct dest *x, u32 len)
 		    count > x->vm->slots[slot].npages - first)
 			return -EPROTO;
 		for (p = first; p < first + count; p++) {
-			const struct chunk *k = &x->chunks[x->slot_chunk[slot] +
-							   div_u64(p, x->chunk_pages)];
-			void *va = kmap_local_page(k->pages[p - k->first]);
+			int err = place_zero(x, slot, p);
 
-			/*
-			 * Fresh guest memory is zero already; reading first
-			 * keeps untouched pages clean. CPU stores to these
-			 * DMA-mapped pages need no sync: the device only
-			 * writes them, on coherent platforms.
-			 */
-			if (memchr_inv(va, 0, PAGE_SIZE))
-				clear_page(va);
-			kunmap_local(va);
-			if (!(p & 1023)) {
-				int err = lmig_conn_keepalive(x->c);
-
-				if (err)
-					return err;
+			if (!err && !(p & 1023)) {
+				err = lmig_conn_keepalive(x->c);
 				cond_resched();
 			}
+			if (err)
+				return err;
 		}
 		x->zero_pages += count;
 	}
+	return 0;
+}
+
+/* Copy placement: pages checked against the slots, then copied in. */
+static int place_data(struct dest *x, u32 len)
+{
+	const struct lmig_msg_data *m = x->msg;
+	const struct lmig_slot *sl;
+	u64 first;
+	u32 slot, n;
+
+	if (!x->copy || len < sizeof(*m))
+		return -EPROTO;
+	slot = le32_to_cpu(m->slot);
+	n = le32_to_cpu(m->npages);
+	first = le64_to_cpu(m->first);
+	if (slot >= x->vm->nslots || !n || n > LMIG_DATA_PAGES ||
+	    len != sizeof(*m) + n * PAGE_SIZE)
+		return -EPROTO;
+	sl = &x->vm->slots[slot];
+	if (first >= sl->npages || n > sl->npages - first)
+		return -EPROTO;
+	if (copy_to_user((void __user *)(sl->hva + (first << PAGE_SHIFT)), m->data,
+			 n * PAGE_SIZE)) {
+		lmig_worker_message(x->s, "could not write guest memory at gpa 0x%llx",
+				    (sl->base_gfn + first) << PAGE_SHIFT);
+		return -EFAULT;
+	}
+	x->round_data += n;
 	return 0;
 }
 
@@ -427,7 +503,7 @@ static int check_final(struct dest *x, u32 len)
 {
 	const struct lmig_msg_final *f = x->msg;
 
-	if (len != sizeof(*f) || le64_to_cpu(f->rounds) != x->rounds ||
+	if (len != sizeof(*f) || f->reserved || le64_to_cpu(f->rounds) != x->rounds ||
 	    le64_to_cpu(f->data_pages) != x->data_pages ||
 	    le64_to_cpu(f->zero_pages) != x->zero_pages ||
 	    le32_to_cpu(f->blob_len) != x->blob_len || x->blob_got != x->blob_len) {
@@ -452,12 +528,18 @@ static int receive(struct dest *x)
 		case LMIG_MSG_ZERO:
 			ret = place_zeros(x, ret);
 			break;
+		case LMIG_MSG_DATA:
+			ret = place_data(x, ret);
+			break;
 		case LMIG_MSG_ROUND_DONE:
 			r = x->msg;
-			if (ret != sizeof(*r) || le64_to_cpu(r->round) != x->rounds) {
+			/* By copy, what arrived must be what the source sent. */
+			if (ret != sizeof(*r) || le64_to_cpu(r->round) != x->rounds ||
+			    (x->copy && le64_to_cpu(r->data_pages) != x->round_data)) {
 				ret = -EPROTO;
 				break;
 			}
+			x->round_data = 0;
 			x->data_pages += le64_to_cpu(r->data_pages);
 			x->rounds++;
 			publish(x);
@@ -546,14 +628,21 @@ static int dest_thread(void *arg)
 		goto out;
 	}
 	lmig_worker_phase(s, LMIG_STATE_ACTIVE);
-	ret = grant_memory(x);
+	x->copy = !fastreg || !x->c->fr_pages;
+	ret = x->copy ? copy_memory(x) : grant_memory(x);
 	if (ret)
 		goto out;
 	spin_lock(&s->stats_lock);
 	s->stats.setup_time_ms = ktime_ms_delta(ktime_get(), t0);
 	spin_unlock(&s->stats_lock);
-	lmig_worker_note(s, "receiving");
+	if (!x->copy)
+		lmig_worker_note(s, "receiving");
+	/* Copies and zeros go through the VMM's own mappings. */
+	if (x->copy)
+		kthread_use_mm(x->vm->mm);
 	ret = receive(x);
+	if (x->copy)
+		kthread_unuse_mm(x->vm->mm);
 	if (ret == -ECONNRESET)
 		lmig_worker_message(s, "the source went away before FINAL; this VM must not run");
 out:

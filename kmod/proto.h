@@ -33,10 +33,11 @@
 #define _LMIG_PROTO_H
 
 #include <linux/types.h>
+#include <asm/page.h>
 
 #define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
 #define LMIG_PROTO_MAJOR	1
-/* 1.1 added NOP. */
+/* 1.1 added NOP, DATA and READY's placement. */
 #define LMIG_PROTO_MINOR	1
 
 /* Every message fits in one receive buffer. */
@@ -56,6 +57,7 @@ enum lmig_msg_type {
 	LMIG_MSG_ACK = 11,
 	LMIG_MSG_ERROR = 12,
 	LMIG_MSG_NOP = 13,	/* header only: "still here" */
+	LMIG_MSG_DATA = 14,	/* pages by copy, when they cannot be written */
 };
 
 struct lmig_msg_hdr {
@@ -114,9 +116,28 @@ struct lmig_msg_grant {
 	struct lmig_wire_grant grants[];
 };
 
+/* How the destination places pages: READY.placement. */
+enum lmig_placement {
+	/* RDMA WRITE straight into the granted (fast-registered) chunks. */
+	LMIG_PLACE_WRITE = 0,
+	/* DATA messages, copied in: no grants (no fast registration). */
+	LMIG_PLACE_COPY = 1,
+};
+
 struct lmig_msg_ready {
 	struct lmig_msg_hdr hdr;
 	__le64 chunks;		/* grants sent in all */
+	__le32 placement;	/* enum lmig_placement */
+	__le32 reserved;
+};
+
+/* LMIG_PLACE_COPY: npages pages of a slot from first, after this header. */
+struct lmig_msg_data {
+	struct lmig_msg_hdr hdr;
+	__le32 slot;
+	__le32 npages;
+	__le64 first;
+	__u8 data[];
 };
 
 /* Pages the source found all zero in this round. */
@@ -170,5 +191,6 @@ struct lmig_msg_error {
 #define LMIG_RANGES_PER_MSG \
 	((LMIG_MSG_MAX - sizeof(struct lmig_msg_zero)) / sizeof(struct lmig_wire_range))
 #define LMIG_BLOB_PER_MSG	(LMIG_MSG_MAX - sizeof(struct lmig_msg_blob))
+#define LMIG_DATA_PAGES		((LMIG_MSG_MAX - sizeof(struct lmig_msg_data)) / PAGE_SIZE)
 
 #endif /* _LMIG_PROTO_H */

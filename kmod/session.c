@@ -173,15 +173,13 @@ static void worker_done(struct lmig_session *s)
 static void report_end(struct lmig_session *s, const char *how)
 {
 	char msg[sizeof(s->stats.message)];
-	long err;
 
+	/* The message names the error; status has the number. */
 	spin_lock(&s->stats_lock);
 	memcpy(msg, s->stats.message, sizeof(msg));
-	err = s->stats.error;
 	spin_unlock(&s->stats_lock);
-	pr_info_ratelimited("session %u (%s): %s: %s (%ld)\n", s->id,
-			    s->role == LMIG_ROLE_SOURCE ? "source" : "destination",
-			    how, msg, err);
+	pr_info_ratelimited("session %u (%s): %s: %s\n", s->id,
+			    s->role == LMIG_ROLE_SOURCE ? "source" : "destination", how, msg);
 }
 
 void lmig_worker_fail(struct lmig_session *s, long err, const char *fmt, ...)

@@ -67,6 +67,8 @@ struct source {
 	u64 ngrants;
 	struct stage stages[NSTAGES];
 	bool stages_mapped;
+	bool copy;			/* LMIG_PLACE_COPY: pages go in DATA */
+	u32 run_max;			/* pages per WRITE or DATA */
 	void *msg;			/* messages are built here */
 	void *rxmsg;			/* the last message received */
 	struct lmig_msg_zero *zero;	/* ranges of this round so far */
@@ -189,20 +191,27 @@ static struct stage *find_stage(struct source *x)
 	return found;
 }
 
+/*
+ * Waits for a free stage, that is for WRITEs to complete. If they never
+ * do (a dead peer that RC does not give up on), the peer's silence tells.
+ */
 static int get_stage(struct source *x)
 {
 	struct stage *st = NULL;
-	int err;
+	int err = 0;
 
-	wait_event_interruptible_timeout(x->c->wq, (st = find_stage(x)) ||
-					 lmig_conn_error(x->c) || kthread_should_stop(),
-					 ACK_TIMEOUT);
-	if (st) {
-		x->cur = st;
-		return 0;
+	while (!err) {
+		wait_event_interruptible_timeout(x->c->wq, (st = find_stage(x)) ||
+						 lmig_conn_error(x->c) || kthread_should_stop(),
+						 HZ);
+		if (st) {
+			x->cur = st;
+			return 0;
+		}
+		err = kthread_should_stop() ? -EINTR : lmig_conn_alive(x->c) ?:
+		      lmig_conn_keepalive(x->c);
 	}
-	err = lmig_conn_error(x->c);
-	return err ? err : kthread_should_stop() ? -EINTR : -ETIMEDOUT;
+	return err;
 }
 
 /*
@@ -264,7 +273,8 @@ static int take_grants(struct source *x, u32 len)
 	const struct lmig_msg_grant *m = x->rxmsg;
 	u32 n = le32_to_cpu(m->count), i;
 
-	if (len < sizeof(*m) || n > LMIG_GRANTS_PER_MSG || len != struct_size(m, grants, n))
+	if (len < sizeof(*m) || n > LMIG_GRANTS_PER_MSG || len != struct_size(m, grants, n) ||
+	    m->reserved)
 		return -EPROTO;
 	for (i = 0; i < n; i++) {
 		const struct lmig_wire_grant *w = &m->grants[i];
@@ -272,7 +282,7 @@ static int take_grants(struct source *x, u32 len)
 		struct slot_grants *sg;
 		struct grant *g;
 
-		if (slot >= x->vm->nslots)
+		if (slot >= x->vm->nslots || w->reserved)
 			return -EPROTO;
 		sg = &x->grants[slot];
 		/* Grants come in order, each where the previous one ended. */
@@ -321,12 +331,45 @@ static const struct grant *find_grant(struct source *x, u32 slot, u64 page)
 	return NULL;
 }
 
+/* READY: every slot granted whole, or nothing granted and pages copied. */
+static int check_ready(struct source *x, u32 len)
+{
+	const struct lmig_msg_ready *r = x->rxmsg;
+	u32 i;
+
+	if (len != sizeof(*r) || r->reserved ||
+	    le64_to_cpu(r->chunks) != x->ngrants)
+		return -EPROTO;
+	switch (le32_to_cpu(r->placement)) {
+	case LMIG_PLACE_WRITE:
+		break;
+	case LMIG_PLACE_COPY:
+		if (x->ngrants)
+			return -EPROTO;
+		x->copy = true;
+		/* Stages hold max_sge pages. */
+		x->run_max = min_t(u32, LMIG_DATA_PAGES, x->c->max_sge);
+		lmig_worker_note(x->s, "connected; the destination copies pages in");
+		return 0;
+	default:
+		return -EPROTO;
+	}
+	x->run_max = x->c->max_sge;
+	lmig_worker_note(x->s, "connected");
+	for (i = 0; i < x->vm->nslots; i++)
+		if (x->grants[i].next != x->vm->slots[i].npages) {
+			lmig_worker_message(x->s, "protocol error: slot %u not granted whole", i);
+			return -EPROTO;
+		}
+	return 0;
+}
+
 static int handshake(struct source *x)
 {
 	struct lmig_session *s = x->s;
 	struct lmig_msg_challenge *ch = x->rxmsg;
 	struct lmig_msg_auth auth = {};
-	u32 hello_len, i;
+	u32 hello_len;
 	int ret;
 
 	ret = lmig_conn_connect(x->c, (struct sockaddr *)&x->dst, x->timeout);
@@ -364,7 +407,7 @@ static int handshake(struct source *x)
 		ret = recv_msg(x, GRANT_TIMEOUT, &type);
 		if (ret < 0)
 			return ret;
-		if (type == LMIG_MSG_READY && ret == sizeof(struct lmig_msg_ready))
+		if (type == LMIG_MSG_READY)
 			break;
 		if (type == LMIG_MSG_GRANT)
 			ret = take_grants(x, ret);
@@ -375,15 +418,7 @@ static int handshake(struct source *x)
 			return ret;
 		}
 	}
-	lmig_worker_note(s, "connected");
-	if (le64_to_cpu(((struct lmig_msg_ready *)x->rxmsg)->chunks) != x->ngrants)
-		return -EPROTO;
-	for (i = 0; i < x->vm->nslots; i++)
-		if (x->grants[i].next != x->vm->slots[i].npages) {
-			lmig_worker_message(s, "protocol error: slot %u not granted whole", i);
-			return -EPROTO;
-		}
-	return 0;
+	return check_ready(x, ret);
 }
 
 static int send_zero(struct source *x)
@@ -437,6 +472,25 @@ static void pace(struct source *x)
 		fsleep(min_t(u64, due_us - spent_us, USEC_PER_SEC));
 }
 
+/* Copy placement: the gathered pages travel inside a DATA message. */
+static int send_data(struct source *x)
+{
+	struct lmig_msg_data *d = x->msg;
+	unsigned long flags;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->slot = cpu_to_le32(x->cur_slot);
+	d->npages = cpu_to_le32(x->cur_n);
+	d->first = cpu_to_le64(x->cur_first);
+	ret = lmig_conn_send_pages(x->c, LMIG_MSG_DATA, d, sizeof(*d), x->cur->pages, x->cur_n);
+	/* The pages were copied into the message: the stage is free again. */
+	spin_lock_irqsave(&x->c->lock, flags);
+	x->cur->busy = false;
+	spin_unlock_irqrestore(&x->c->lock, flags);
+	return ret;
+}
+
 static int flush(struct source *x)
 {
 	struct ib_device *dev = x->c->id->device;
@@ -446,10 +500,16 @@ static int flush(struct source *x)
 
 	if (!x->cur_n)
 		return 0;
-	for (k = 0; k < x->cur_n; k++)
-		ib_dma_sync_single_for_device(dev, x->cur->dma[k], PAGE_SIZE, DMA_TO_DEVICE);
-	ret = lmig_conn_write(x->c, &x->cur->cqe, x->cur->dma, x->cur_n,
-			      g->iova + ((x->cur_first - g->first) << PAGE_SHIFT), g->rkey);
+	if (x->copy) {
+		ret = send_data(x);
+	} else {
+		for (k = 0; k < x->cur_n; k++)
+			ib_dma_sync_single_for_device(dev, x->cur->dma[k], PAGE_SIZE,
+						      DMA_TO_DEVICE);
+		ret = lmig_conn_write(x->c, &x->cur->cqe, x->cur->dma, x->cur_n,
+				      g->iova + ((x->cur_first - g->first) << PAGE_SHIFT),
+				      g->rkey);
+	}
 	if (ret)
 		return ret;
 	x->round_data += x->cur_n;
@@ -466,8 +526,8 @@ static int send_page(struct source *x, u32 slot, u64 page)
 	int ret;
 
 	if (x->cur_n && (slot != x->cur_slot || page != x->cur_first + x->cur_n ||
-			 x->cur_n == x->c->max_sge ||
-			 page >= x->cur_g->first + x->cur_g->npages)) {
+			 x->cur_n == x->run_max ||
+			 (!x->copy && page >= x->cur_g->first + x->cur_g->npages))) {
 		ret = flush(x);
 		if (ret)
 			return ret;
@@ -490,8 +550,8 @@ static int send_page(struct source *x, u32 slot, u64 page)
 	if (!x->cur_n) {
 		x->cur_slot = slot;
 		x->cur_first = page;
-		x->cur_g = find_grant(x, slot, page);
-		if (!x->cur_g)
+		x->cur_g = x->copy ? NULL : find_grant(x, slot, page);
+		if (!x->copy && !x->cur_g)
 			return -EPROTO;
 	}
 	x->cur_n++;
