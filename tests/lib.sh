@@ -126,6 +126,14 @@ pins_held() {
 	     END { print a - r }' /proc/vmstat
 }
 
+# A command line that (re)creates rxe0 on eth0 and waits until it is
+# ACTIVE: run it here with bash -c, or on the peer with on_peer.
+RXE_ADD="rdma link add rxe0 type rxe netdev eth0; for i in \$(seq 100); do rdma link show rxe0/1 | grep -q 'state ACTIVE' && break; sleep 0.1; done"
+
+peer_pins_held() {
+	on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
+}
+
 # No session left in the kernel here (and on the peer with "peer").
 expect_no_sessions() {
 	local out

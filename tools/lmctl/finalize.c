@@ -55,14 +55,20 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 	size_t len = 0;
 
 	if (q) {
+		/* lmctl resumes only a VM it paused: not one paused for another finalize. */
 		paused_at = now_ms();
-		if (vmm_stop(q, err, sizeof(err))) {
+		ret = vmm_running(q, err, sizeof(err));
+		if (ret > 0 && vmm_stop(q, err, sizeof(err)))
+			ret = -1;
+		if (ret < 0) {
 			fprintf(stderr, "lmctl: cannot pause the VM: %s\n", err);
 			fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
 				id, id, id);
 			return 1;
 		}
-		paused = 1;
+		paused = ret;
+		if (!paused)
+			fprintf(stderr, "lmctl: the VM was paused already: lmctl will not resume it\n");
 		state = vmm_save_state(q, &len, err, sizeof(err));
 		if (state && len > LMIG_MAX_BLOB) {
 			snprintf(err, sizeof(err), "the VMM state is %zu bytes, more than lmig carries (%u)",
@@ -128,6 +134,14 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 
 not_finalized:
 	fprintf(stderr, "lmctl: %s\n", err);
+	if (!ipc_status(fd, id, &st) && (st.state == LMIG_STATE_FINALIZING ||
+					 st.state == LMIG_STATE_COMPLETED ||
+					 st.state == LMIG_STATE_IN_DOUBT)) {
+		/* Another finalize won: the VM is its business now. */
+		fprintf(stderr, "lmctl: session %u is %s by another 'lmctl finalize': the VM stays paused for it\n",
+			id, st.state == LMIG_STATE_FINALIZING ? "being finalized" : state_name(st.state));
+		return 1;
+	}
 	resume(q, paused);
 	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
 		id, id, id);

@@ -134,12 +134,12 @@ static int explain_connect(int fd, __u32 id, int e, const struct lmig_endpoint *
 		snprintf(err, errlen, "the destination refused the token: check the URI from lmctl listen");
 		break;
 	case EPROTO:
-		if (msg[0])
+		if (strstr(msg, "memory layouts differ"))
 			snprintf(err, errlen, "the destination turned the VM away: %s: both VMs must have the same memory layout",
 				 msg);
 		else
-			snprintf(err, errlen, "protocol error with %s: are both hosts running the same lmig version?",
-				 where);
+			snprintf(err, errlen, "protocol error with %s%s%s: are both hosts running the same lmig version?",
+				 where, msg[0] ? ": " : "", msg);
 		return -e;
 	case ECONNREFUSED:
 		snprintf(err, errlen, "nobody listens at %s (lmctl listen on the destination?), or its session already has a source",

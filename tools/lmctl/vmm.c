@@ -31,6 +31,23 @@ int vmm_open(struct qmp *q, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+int vmm_running(struct qmp *q, char *err, size_t errlen)
+{
+	char why[256];
+	struct json *r = qmp_run(q, "query-status", NULL, why, sizeof(why));
+	const char *s;
+	int running;
+
+	if (!r) {
+		snprintf(err, errlen, "the VMM refused 'query-status': %s", why);
+		return -1;
+	}
+	s = json_str(json_get(r, "return"), "status");
+	running = s && !strcmp(s, "running");
+	json_free(r);
+	return running;
+}
+
 int vmm_stop(struct qmp *q, char *err, size_t errlen)
 {
 	return run(q, "stop", NULL, err, errlen);

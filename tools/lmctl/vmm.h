@@ -14,6 +14,8 @@
 
 /* Each returns 0, or -1 with err set to what went wrong and what to do. */
 int vmm_open(struct qmp *q, const char *path, char *err, size_t errlen);
+/* 1 if the VM runs, 0 if not (paused, or not started), -1 with err set. */
+int vmm_running(struct qmp *q, char *err, size_t errlen);
 int vmm_stop(struct qmp *q, char *err, size_t errlen);
 int vmm_cont(struct qmp *q, char *err, size_t errlen);
 /* The paused VMM's state, malloc()ed, *len bytes without a NUL; or NULL. */

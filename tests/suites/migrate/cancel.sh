@@ -11,8 +11,7 @@
 lmig_load_both
 peer_lmvm_start dst --incoming --mem 256M --vcpus 2
 lmvm_start src --mem 256M --vcpus 2 --dirty-rate 1M
-pins="awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
-pins_before=$(on_peer "$pins")
+pins_before=$(peer_pins_held)
 
 listen=$(peer_listen dst)
 dst_id=$(field "$listen" id)
@@ -36,7 +35,7 @@ expect_check_ok "source after cancel" "$(vmq src x-guest-check)"
 	fail "the destination completed a cancelled migration"
 note "destination: $(cat /tmp/wait.out)"
 [ "$(field "$(pvmq dst query-status)" status)" = inmigrate ] || fail "the destination VM was resumed"
-[ "$(on_peer "$pins")" = "$pins_before" ] || fail "the failed destination keeps pages pinned"
+[ "$(peer_pins_held)" = "$pins_before" ] || fail "the failed destination keeps pages pinned"
 
 # Both sessions are finished; forget them and move the VM for real.
 lmctl remove "$src_id"

@@ -13,7 +13,7 @@ lmig_load_both
 peer_lmvm_start dst --incoming --mem 64M --vcpus 1
 peer_lmvm_start other --incoming --mem 96M --vcpus 1
 lmvm_start src --mem 64M --vcpus 1 --dirty-rate 1M
-pins_before=$(on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat")
+pins_before=$(peer_pins_held)
 
 listen=$(peer_listen dst)
 uri=$(field "$listen" uri)
@@ -44,7 +44,7 @@ st=$(on_peer "lmctl status $(field "$other" id) --json")
 note "pid 1: $(cat /tmp/err)"
 expect_no_sessions
 
-pins_after=$(on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat")
+pins_after=$(peer_pins_held)
 [ "$pins_before" = "$pins_after" ] || fail "pages left pinned on the destination: $pins_before -> $pins_after"
 expect_check_ok source "$(vmq src x-guest-check)"
 
