@@ -5,6 +5,7 @@
 # make tools           lmctl and the test programs only
 # make check           every test suite in the emulated hosts (6.1)
 # make check KVERS="6.1 6.12"
+# make check KVERS=debug   on a KASAN, lockdep, kmemleak, UBSAN build of 6.1 (built once)
 # make demo            two emulated hosts, their RDMA link, a guest's dirty rate
 # make deps            install the Debian packages all of this needs
 # make style           checkpatch on the module

@@ -3,6 +3,8 @@
 #
 # Installs the Debian bookworm packages the build, the rig and the tests
 # need, if any is missing. Run by make check and make demo themselves.
+# Arguments name more packages: those only one script needs (the debug
+# kernel's build tools), so that everyone else does not install them.
 
 set -euo pipefail
 
@@ -13,6 +15,7 @@ packages=(
 	busybox-static cpio kmod xz-utils zstd	# their initramfs
 	iproute2 rdma-core ibverbs-utils ibverbs-providers rdmacm-utils perftest
 	libibverbs-dev librdmacm-dev
+	"$@"
 )
 
 missing=()

@@ -5,10 +5,12 @@
 # without installing them: packages are downloaded and unpacked with
 # dpkg -x, so /boot and the build machine's own modules are never touched.
 #
-#   tests/rig/kernels.sh [6.1] [6.12]
+#   tests/rig/kernels.sh [6.1] [6.12] [debug]
 #
 # A kernel already in the cache at the newest version apt knows is kept.
 # Without apt metadata (offline), whatever the cache holds is used.
+# "debug" is built from Debian's 6.1 source instead (debug-kernel.sh): the
+# first time takes about 20 minutes, later runs reuse it.
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -80,5 +82,8 @@ fetch_one() {
 
 [ $# -gt 0 ] || set -- 6.1
 for k in "$@"; do
-	fetch_one "$k"
+	case $k in
+	debug) "$RIG_DIR/debug-kernel.sh" ;;
+	*) fetch_one "$k" ;;
+	esac
 done

@@ -15,11 +15,15 @@ say() { echo "rig: $*" >&2; }
 # The kernels the rig knows, by short name, and the Debian packages that
 # name the newest build of each. The versioned package names are resolved
 # through apt at fetch time because the security pocket moves them.
+# "debug" has no package: it is Debian's 6.1 source built with the
+# kernel's own checkers on (debug-kernel.sh), and lives in the cache like
+# the others.
 kernel_meta_image() {
 	case $1 in
 	6.1) echo linux-image-amd64 ;;
 	6.12) echo linux-image-6.12-amd64 ;;
-	*) die "unknown kernel '$1' (known: 6.1 6.12)" ;;
+	debug) die "kernel 'debug' is built from source by tests/rig/debug-kernel.sh, not fetched" ;;
+	*) die "unknown kernel '$1' (known: 6.1 6.12 debug)" ;;
 	esac
 }
 
