@@ -587,14 +587,19 @@ int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src)
 	return 0;
 }
 
-int lmig_conn_wait_peer(struct lmig_conn *c)
+int lmig_conn_wait_peer(struct lmig_conn *c, unsigned long timeout)
 {
-	wait_event_interruptible(c->wq, READ_ONCE(c->cm) == LMIG_CM_CONNECTED ||
-				 READ_ONCE(c->cm) == LMIG_CM_CLOSED || stopping());
-	if (stopping())
+	long left;
+
+	left = wait_event_interruptible_timeout(c->wq, READ_ONCE(c->cm) == LMIG_CM_CONNECTED ||
+						READ_ONCE(c->cm) == LMIG_CM_CLOSED ||
+						stopping(), timeout);
+	if (stopping() || left < 0)
 		return -EINTR;
 	if (READ_ONCE(c->cm) == LMIG_CM_CONNECTED)
 		return 0;
+	if (READ_ONCE(c->cm) != LMIG_CM_CLOSED)
+		return -ETIMEDOUT;
 	return lmig_conn_error(c) ?: -ECONNRESET;
 }
 

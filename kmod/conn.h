@@ -95,7 +95,7 @@ int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src);
 /* Stops listening: RDMA CM's device removal waits for the listener too. */
 void lmig_conn_unlisten(struct lmig_conn *c);
 /* Destination: waits for an accepted connection to be established. */
-int lmig_conn_wait_peer(struct lmig_conn *c);
+int lmig_conn_wait_peer(struct lmig_conn *c, unsigned long timeout);
 
 /* Why the connection cannot be used any more, or 0. */
 int lmig_conn_error(struct lmig_conn *c);

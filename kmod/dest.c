@@ -524,6 +524,10 @@ static int receive(struct dest *x)
 		ret = recv_msg(x, MAX_SCHEDULE_TIMEOUT, &type);
 		if (ret < 0)
 			return ret;
+		if (!lmig_vm_vmm_alive(x->vm)) {
+			lmig_worker_message(x->s, "the VMM exited: nobody would run this VM");
+			return -ESRCH;
+		}
 		switch (type) {
 		case LMIG_MSG_ZERO:
 			ret = place_zeros(x, ret);
@@ -582,7 +586,13 @@ static int accept_source(struct dest *x)
 	int ret;
 
 	for (;;) {
-		ret = lmig_conn_wait_peer(x->c);
+		ret = lmig_conn_wait_peer(x->c, HZ);
+		if (ret == -ETIMEDOUT) {
+			if (lmig_vm_vmm_alive(x->vm))
+				continue;
+			lmig_worker_message(s, "the VMM exited: there is nothing to receive for");
+			return -ESRCH;
+		}
 		if (ret == -EINTR || ret == -ENODEV)
 			return ret;
 		if (!ret)

@@ -167,5 +167,6 @@ bool lmig_auth_equal(const u8 *a, const u8 *b);
 /* vm.c */
 struct lmig_vm *lmig_vm_attach(int fd);
 void lmig_vm_release(struct lmig_vm *vm);
+bool lmig_vm_vmm_alive(const struct lmig_vm *vm);
 
 #endif /* _LMIG_H */

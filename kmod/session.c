@@ -24,6 +24,9 @@
 static DEFINE_IDR(sessions);
 static DEFINE_MUTEX(sessions_lock);
 
+/* How long a cancel waits for the answer to a FINAL already sent. */
+#define CANCEL_AFTER_FINAL	(10 * HZ)
+
 static bool finished(enum lmig_state state)
 {
 	return state == LMIG_STATE_COMPLETED || state == LMIG_STATE_FAILED ||
@@ -753,7 +756,8 @@ static int get_session_id(void __user *argp, u32 *id)
 
 /*
  * The worker stops first: what it finished meanwhile stands. A source that
- * already sent FINAL cannot take it back, so it is in doubt, not cancelled.
+ * already sent FINAL cannot take it back: the answer decides if it comes
+ * soon, and without one the session is in doubt, not cancelled.
  */
 static void cancel(struct lmig_session *s)
 {
@@ -762,6 +766,11 @@ static void cancel(struct lmig_session *s)
 	lockdep_assert_held(&s->lock);
 	if (finished(s->state))
 		return;
+	spin_lock(&s->stats_lock);
+	final_sent = s->stats.final_sent;
+	spin_unlock(&s->stats_lock);
+	if (final_sent)
+		wait_event_timeout(s->done_wq, READ_ONCE(s->stats.done), CANCEL_AFTER_FINAL);
 	worker_stop(s);
 	check_worker(s);
 	if (finished(s->state))

@@ -578,6 +578,14 @@ static void publish(struct source *x, u64 dirty_rate)
 	spin_unlock(&s->stats_lock);
 }
 
+static int vmm_alive(struct source *x)
+{
+	if (lmig_vm_vmm_alive(x->vm))
+		return 0;
+	lmig_worker_message(x->s, "the VMM exited: there is no VM left to migrate");
+	return -ESRCH;
+}
+
 static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitmap)
 {
 	u64 npages = x->vm->slots[slot].npages, page;
@@ -595,7 +603,8 @@ static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitm
 		if (!(x->round_done & 1023)) {
 			if (kthread_should_stop())
 				return -EINTR;
-			ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c);
+			ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?:
+			      vmm_alive(x);
 			if (ret)
 				return ret;
 			publish(x, U64_MAX);
@@ -722,7 +731,9 @@ static int migrate(struct source *x)
 		fin = take_finalize(x);
 		if (fin && !paused)
 			paused = ktime_get();
-		ret = lmig_harvest_all(x->h, &dirty);
+		ret = vmm_alive(x) ?: lmig_harvest_all(x->h, &dirty);
+		if (ret == -ESRCH)
+			break;
 		if (ret) {
 			lmig_worker_message(s, "could not harvest the dirty log (error %d)", ret);
 			break;
@@ -803,12 +814,13 @@ static int source_thread(void *arg)
 	while (!started(s) && !kthread_should_stop() && !ret) {
 		wait_event_interruptible_timeout(x->c->wq, started(s) || lmig_conn_error(x->c) ||
 						 kthread_should_stop(), HZ);
-		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c);
+		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?: vmm_alive(x);
 	}
 	if (kthread_should_stop())
 		goto out;
 	if (ret) {
-		lmig_worker_message(s, "the destination went away before the start");
+		if (ret != -ESRCH)
+			lmig_worker_message(s, "the destination went away before the start");
 		goto out;
 	}
 	spin_lock(&s->stats_lock);

@@ -152,6 +152,16 @@ out_fput:
 	return ERR_PTR(ret);
 }
 
+/*
+ * Each thread of the VMM holds a user of its mm, and the session one more.
+ * With only the session's left, the VMM has exited: nobody will run or
+ * resume this VM again, so there is nothing to migrate or to receive.
+ */
+bool lmig_vm_vmm_alive(const struct lmig_vm *vm)
+{
+	return atomic_read(&vm->mm->mm_users) > 1;
+}
+
 void lmig_vm_release(struct lmig_vm *vm)
 {
 	if (!vm)

@@ -110,6 +110,20 @@ peer_cleanup() {
 }
 trap peer_cleanup EXIT
 
+# Cuts host B's power: it stops at once, with no shutdown and no word to
+# anyone, as in a power cut; the rig then starts it again (tests/rig/
+# boot.sh). Returns once it answers; whatever ran on it is gone.
+power_cycle_peer() {
+	on_peer 'touch "$RIG_OUT/power-on"; (sleep 0.5; echo o >/proc/sysrq-trigger) >/dev/null 2>&1 &' ||
+		true
+	sleep 3
+	for _ in $(seq 240); do
+		on_peer true >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	fail "host B did not come back after its power cut"
+}
+
 # Loads lmig.ko here and on the peer (after unloading what a test left).
 lmig_load_both() {
 	on_each "! [ -d /sys/module/lmig ] || rmmod lmig; insmod $LMIG_KO"

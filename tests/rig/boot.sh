@@ -86,17 +86,32 @@ for i in "${!roles[@]}"; do
 		net+=(-device "virtio-net-pci,netdev=net0,mac=52:54:00:77:00:0$((i + 1))")
 	fi
 
-	qemu-system-x86_64 -accel tcg -cpu max -smp "${RIG_SMP:-1}" \
-		-m "${RIG_MEM:-2048}" -nodefaults -display none -no-reboot \
-		-name "lmig-rig-$kernel-$topology-$role" \
-		-serial "file:$dir/console.log" \
-		-kernel "$(kernel_image "$kernel")" -initrd "$(kernel_initrd "$kernel")" \
-		-append "console=ttyS0 loglevel=4 panic=-1 rig.kernel=$kernel rig.repo=$REPO rig.cache=$CACHE rig.out=$dir" \
-		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
-		-virtfs "local,path=$CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap" \
-		-virtfs "local,path=$dir,mount_tag=out,security_model=none,multidevs=remap" \
-		"${net[@]}" >"$dir/qemu.log" 2>&1 &
+	qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "${RIG_SMP:-1}"
+		-m "${RIG_MEM:-2048}" -nodefaults -display none -no-reboot
+		-name "lmig-rig-$kernel-$topology-$role"
+		-chardev "file,id=console,path=$dir/console.log,append=on" -serial chardev:console
+		-kernel "$(kernel_image "$kernel")" -initrd "$(kernel_initrd "$kernel")"
+		-append "console=ttyS0 loglevel=4 panic=-1 rig.kernel=$kernel rig.repo=$REPO rig.cache=$CACHE rig.out=$dir"
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$CACHE,mount_tag=cache,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$dir,mount_tag=out,security_model=none,multidevs=remap"
+		"${net[@]}")
+	# A host that powers itself off leaving power-on in its result
+	# directory (power_cycle_peer in tests/lib.sh) is started again, as
+	# a host coming back after a power cut. Any other exit ends it.
+	(
+		q=
+		trap '[ -z "$q" ] || kill "$q" 2>/dev/null; exit 0' TERM
+		while :; do
+			"${qemu[@]}" >>"$dir/qemu.log" 2>&1 &
+			q=$!
+			wait "$q" || true
+			[ -e "$dir/power-on" ] || break
+			rm -f "$dir/power-on"
+			echo "rig: powered on again" >>"$dir/qemu.log"
+		done
+	) &
 	pid[$role]=$!
 
 	if [ "$role" = a ] && [ "$topology" = two-hosts ]; then

@@ -6,7 +6,20 @@
 # every test on every host, so a report is charged to the test that caused it.
 
 log=${1:?usage: kcheck.sh LOG}
+
+# kmemleak (the debug kernel) reports only when asked to scan; what it
+# finds is added to the log and cleared, so it is reported once.
+leaks=
+if [ -d /sys/kernel/debug ] && ! [ -e /sys/kernel/debug/kmemleak ]; then
+	mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+fi
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak 2>/dev/null
+	leaks=$(cat /sys/kernel/debug/kmemleak 2>/dev/null)
+	[ -z "$leaks" ] || echo clear >/sys/kernel/debug/kmemleak
+fi
 new=$(dmesg -c 2>&1)
+[ -z "$leaks" ] || new=$(printf '%s\n%s' "$new" "$leaks")
 [ -n "$new" ] || exit 0
 printf '%s\n' "$new" >>"$log"
 

@@ -29,7 +29,7 @@ static void resume(struct qmp *q, int paused)
 	char err[512];
 
 	if (!paused)
-		fprintf(stderr, "lmctl: the VM stays here: resume the source VMM (QMP 'cont')\n");
+		fprintf(stderr, "lmctl: the VM stays here; lmctl did not pause it and leaves it as it is (paused: QMP 'cont' resumes it)\n");
 	else if (vmm_cont(q, err, sizeof(err)))
 		fprintf(stderr, "lmctl: cannot resume the VM: %s: resume it by hand (QMP 'cont')\n", err);
 	else
@@ -91,6 +91,7 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 	if (ret)
 		goto not_finalized;
 
+settle:
 	ret = wait_finished(fd, id, NULL, 0, &w);
 	done_at = now_ms();
 	/* Cancel changes nothing once completed: then the VM is the destination's. */
@@ -137,10 +138,13 @@ not_finalized:
 	if (!ipc_status(fd, id, &st) && (st.state == LMIG_STATE_FINALIZING ||
 					 st.state == LMIG_STATE_COMPLETED ||
 					 st.state == LMIG_STATE_IN_DOUBT)) {
-		/* Another finalize won: the VM is its business now. */
-		fprintf(stderr, "lmctl: session %u is %s by another 'lmctl finalize': the VM stays paused for it\n",
-			id, st.state == LMIG_STATE_FINALIZING ? "being finalized" : state_name(st.state));
-		return 1;
+		/*
+		 * Another finalize went in first. Its end decides here too: a
+		 * VM this lmctl paused is resumed if the migration fails.
+		 */
+		fprintf(stderr, "lmctl: session %u was finalized by another 'lmctl finalize': waiting for its end\n",
+			id);
+		goto settle;
 	}
 	resume(q, paused);
 	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",

@@ -83,6 +83,11 @@ void progress_sample(struct progress *p, const struct lmig_status *st)
 	double t = now_ms(), dt = t - p->sample_ms;
 	unsigned long long bytes = moved(st);
 
+	if (st->rounds != p->round_seen) {
+		p->round_seen = st->rounds;
+		p->prev_round_left = p->round_left;
+		p->round_left = st->remaining_pages;
+	}
 	if (!p->sample_ms) {
 		/* Until lmctl has measured for itself, the session's average. */
 		if (st->total_time_ms > st->setup_time_ms)
@@ -161,8 +166,13 @@ static void source_line(const struct progress *p, const struct lmig_status *st, 
 		return;
 	buf += n;
 	len -= n;
-	/* Past the full pass of round 0, the pages left are what the guest dirtied. */
-	if (st->state == LMIG_STATE_ACTIVE && st->rounds >= 1 && need > limit_ms(st)) {
+	/*
+	 * Past the full pass of round 0, the pages left are what the guest
+	 * dirtied. Rounds that shrink are converging, even while the pages
+	 * left now would take too long: judge by rounds, not by one moment.
+	 */
+	if (st->state == LMIG_STATE_ACTIVE && st->rounds >= 2 && need > limit_ms(st) &&
+	    p->prev_round_left && p->round_left * 10 >= p->prev_round_left * 9) {
 		rate_text(rate, " at ", rtext, sizeof(rtext));
 		n = snprintf(buf, len, "not converging: %llu pages left need %llu ms%s, limit %llu ms",
 			     left, need, rtext, limit_ms(st));

@@ -39,6 +39,11 @@ struct progress {
 	double rate;		/* bytes per second, smoothed; 0 until known */
 	double sample_ms;	/* when last_bytes was read */
 	unsigned long long last_bytes;
+	/*
+	 * Pages left when lmctl first saw each of the last two rounds: while
+	 * that shrinks round after round, the session is on its way.
+	 */
+	unsigned long long round_seen, round_left, prev_round_left;
 };
 
 void progress_init(struct progress *p, FILE *f);

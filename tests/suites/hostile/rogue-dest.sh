@@ -59,7 +59,7 @@ expect_runs() {
 lmig_load_both
 lmvm_start src --mem 64M --vcpus 1 --dirty-rate 1M
 slots=$(vmq src x-query-memory | grep -o '"gpa": *[0-9]*, *"size": *[0-9]*' |
-	awk -F'[:,]' '{ printf "%s0:%d:%d", NR > 1 ? "," : "", $2 / 4096, $4 / 4096 }')
+	awk -F'[:,]' '{ printf "%s0:%d:%d", (NR > 1 ? "," : ""), $2 / 4096, $4 / 4096 }')
 pins_before=$(pins_held)
 
 # Refusals: lmctl start fails with the reason, and removes its session.

@@ -19,7 +19,7 @@
 # CHECK: lmvm has no SMM, so every slot is in address space 0.
 slots_of() {
 	printf '%s\n' "$1" | grep -o '"gpa": *[0-9]*, *"size": *[0-9]*' |
-		awk -F'[:,]' '{ printf "%s0:%d:%d", NR > 1 ? "," : "", $2 / 4096, $4 / 4096 }'
+		awk -F'[:,]' '{ printf "%s0:%d:%d", (NR > 1 ? "," : ""), $2 / 4096, $4 / 4096 }'
 }
 
 # A new session for dst on host B: sets id, to (ADDR:PORT) and token.
@@ -48,8 +48,8 @@ wait_state() {
 # rogue CASE: one source case against the current session; it must pass.
 rogue() {
 	local line
-	line=$(rogue-peer source --to "$to" --token "$token" --slots "$slots" "$1") ||
-		fail "${line:-rogue-peer source $1 printed nothing}"
+	line=$(rogue-peer source --to "$to" --token "$token" --slots "$slots" "$1" 2>/tmp/rogue.err) ||
+		fail "${line:-rogue-peer source $1 printed nothing}: $(cat /tmp/rogue.err)"
 	note "$line"
 }
 
