@@ -88,7 +88,9 @@ struct source {
 	u64 round_data;
 	u64 round_zero;
 	ktime_t round_start;
-	u64 bytes_per_sec;		/* measured on the last big round */
+	u64 bytes_per_sec;		/* measured over the last 256+ pages */
+	u64 meas_pages;			/* rounds measured since, summed up */
+	u64 meas_ms;
 	u64 max_bandwidth;
 	u32 downtime_limit_ms;
 	u64 data_pages;			/* over all rounds */
@@ -618,7 +620,6 @@ static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitm
 static int send_round(struct source *x, bool all)
 {
 	struct lmig_msg_round r = {};
-	u64 ms;
 	u32 i;
 	int ret;
 
@@ -647,10 +648,18 @@ static int send_round(struct source *x, bool all)
 	if (ret != sizeof(r) || le64_to_cpu(((struct lmig_msg_round *)x->rxmsg)->round) != x->round)
 		return -EPROTO;
 
-	/* A round of a few pages says little about the link. */
-	ms = ktime_ms_delta(ktime_get(), x->round_start);
-	if (x->round_data >= 256 && ms)
-		x->bytes_per_sec = div64_u64((x->round_data << PAGE_SHIFT) * 1000, ms);
+	/*
+	 * A round of a few pages says little about the link, so rounds are
+	 * summed up to 256 pages. Without that, a nearly idle guest (few
+	 * data pages even in round 0) would never have a rate to converge by.
+	 */
+	x->meas_pages += x->round_data;
+	x->meas_ms += ktime_ms_delta(ktime_get(), x->round_start);
+	if (x->meas_pages >= 256 && x->meas_ms) {
+		x->bytes_per_sec = div64_u64((x->meas_pages << PAGE_SHIFT) * 1000, x->meas_ms);
+		x->meas_pages = 0;
+		x->meas_ms = 0;
+	}
 	x->data_pages += x->round_data;
 	x->zero_pages += x->round_zero;
 	x->round_data = 0;

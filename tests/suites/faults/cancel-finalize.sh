@@ -20,10 +20,12 @@ for delay in 0 0.05 0.2 0.5 1; do
 	dst_id=$(field "$listen" id)
 	src_id=$(field "$(lmctl start --vm-pid "$(eval echo "\$pid_src$n")" \
 		--to "$(field "$listen" uri)" --json)" id)
+	t0=$(date +%s)
 	for _ in $(seq 600); do
 		[ "$(field "$(lmctl status "$src_id" --json)" state)" = converged ] && break
 		sleep 0.2
 	done
+	note "delay $delay s: $(field "$(lmctl status "$src_id" --json)" state) after $(($(date +%s) - t0)) s"
 
 	lmctl finalize "$src_id" --qmp "/tmp/src$n.qmp" >/tmp/fin.out 2>&1 &
 	fin=$!
@@ -37,7 +39,9 @@ for delay in 0 0.05 0.2 0.5 1; do
 	rc2=0
 	wait "$fin2" || rc2=$?
 	src=$(field "$(lmctl status "$src_id" --json)" state)
+	t0=$(date +%s)
 	on_peer "timeout 200 lmctl wait $dst_id" >/dev/null 2>&1 || true
+	note "the destination ended $(($(date +%s) - t0)) s after the cancel"
 	dst=$(field "$(on_peer "lmctl status $dst_id --json")" state)
 	note "delay $delay s: source $src (lmctl $rc, $rc2), destination $dst"
 	# Each lmctl waits for whichever finalize went in: both tell the truth.

@@ -12,7 +12,7 @@
 . "$RIG_REPO/tests/lib.sh"
 
 # Longer than a dead peer takes to notice (retries of about 2 s, 7 times).
-DOWN=45
+DOWN=35
 
 # wait_state WHERE ID STATE SECONDS: until session ID here or on the peer
 # reaches STATE; prints its last status.
