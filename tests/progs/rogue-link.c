@@ -339,7 +339,7 @@ static void teardown(struct link *l)
 	l->pd = NULL;
 	l->id = NULL;
 	l->bufs = NULL;
-	l->cm = 0;
+	l->cm = -1;
 	l->closed = 0;
 	l->wc_error = 0;
 	l->head = l->tail = 0;
@@ -360,6 +360,8 @@ int link_connect(struct link *l, const struct sockaddr *dst, int timeout_ms)
 		if (rdma_create_id(l->ec, &id, l, RDMA_PS_TCP))
 			return -errno;
 		l->id = id;
+		/* ADDR_RESOLVED is event 0: none seen yet must differ from it. */
+		l->cm = -1;
 		ret = rdma_resolve_addr(id, NULL, (struct sockaddr *)dst, 2000) ? -errno : 0;
 		if (!ret)
 			ret = wait_cm(l, RDMA_CM_EVENT_ADDR_RESOLVED, 5000);

@@ -207,7 +207,7 @@ struct link {
 	struct ibv_mr *mrs[MAX_MRS];	/* registered by the caller */
 	int nmrs;
 
-	int cm;				/* the last RDMA CM event that moved us */
+	int cm;				/* the last RDMA CM event that moved us; -1: none */
 	int closed;			/* the event that ended the connection, or 0 */
 	int wc_error;			/* status of the first failed completion + 1 */
 	int tx_busy[TX_DEPTH];
