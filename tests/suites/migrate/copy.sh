@@ -17,11 +17,10 @@ pins_before=$(peer_pins_held)
 
 listen=$(peer_listen dst)
 dst_id=$(field "$listen" id)
-lmctl start --vm-pid "$pid_src" --to "$(field "$listen" uri)" --qmp /tmp/src.qmp --json \
-	>/tmp/start.json 2>/tmp/start.err &
-start_pid=$!
-
-# While pages arrive, nothing is pinned there, and the session says why.
+# Started without --qmp, the session sends round after round until it is
+# finalized: the destination can be looked at while pages arrive.
+src_id=$(field "$(lmctl start --vm-pid "$pid_src" --to "$(field "$listen" uri)" --json)" id)
+[ -n "$src_id" ] || fail "lmctl start printed no id"
 for _ in $(seq 300); do
 	st=$(on_peer "lmctl status $dst_id --json")
 	[ "$(field "$st" transferred_pages)" -gt 0 ] && break
@@ -31,10 +30,10 @@ note "destination while receiving: $st"
 case $st in *"pages come by copy: fastreg=N"*) ;; *) fail "the destination does not say it copies: $st" ;; esac
 [ "$(peer_pins_held)" = "$pins_before" ] || fail "the copy path pinned pages"
 
-wait "$start_pid" || {
+lmctl finalize "$src_id" --qmp /tmp/src.qmp --json >/tmp/start.json 2>/tmp/start.err || {
 	cat /tmp/start.err /tmp/start.json
 	on_peer "lmctl status $dst_id --json" || true
-	fail "lmctl start failed"
+	fail "lmctl finalize failed"
 }
 note "source: $(cat /tmp/start.json)"
 on_peer "lmctl wait $dst_id --json" >/tmp/wait.json || fail "the destination did not complete: $(cat /tmp/wait.json)"
