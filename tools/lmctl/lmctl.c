@@ -18,7 +18,7 @@ static const struct {
 	{ "finalize", cmd_finalize, "source: pause the VM, send the rest and its state, wait" },
 	{ "list", cmd_list, "list the sessions in the kernel, one line each" },
 	{ "listen", cmd_listen, "destination: wait for a VM's source; prints the URI for start" },
-	{ "remove", cmd_remove, "forget a finished (completed, failed, cancelled) session" },
+	{ "remove", cmd_remove, "forget a finished (completed, failed, cancelled, in-doubt) session" },
 	{ "start", cmd_start, "source: send a running VM to the destination at a URI" },
 	{ "status", cmd_status, "show a session's state and progress (all with no ID); --json" },
 	{ "version", cmd_version, "print lmctl's and the loaded module's interface version" },
