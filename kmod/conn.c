@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <net/net_namespace.h>
 
+#include "compat.h"
 #include "conn.h"
 
 #define SQ_DEPTH	(LMIG_TX_DEPTH + LMIG_WRITE_DEPTH + 4)
@@ -303,8 +304,10 @@ static int setup_qp(struct lmig_conn *c, struct rdma_cm_id *id)
 	}
 	c->max_sge = min_t(u32, 16, dev->attrs.max_send_sge);
 	/* Without fast registration the destination copies pages in. */
-	if (dev->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS)
-		c->fr_pages = min_t(u32, 512, dev->attrs.max_fast_reg_page_list_len);
+	if ((dev->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) &&
+	    dev->attrs.max_fast_reg_page_list_len > LMIG_MR_SPARE_PAGES)
+		c->fr_pages = min_t(u32, 512, dev->attrs.max_fast_reg_page_list_len -
+				    LMIG_MR_SPARE_PAGES);
 	else
 		c->fr_pages = 0;
 	qa.event_handler = qp_event;

@@ -25,6 +25,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "conn.h"
 #include "lmig.h"
 
@@ -270,7 +271,8 @@ static int register_chunk(struct dest *x, struct chunk *k)
 	k->mapped = ib_dma_map_sg(dev, k->sgt.sgl, k->sgt.orig_nents, DMA_BIDIRECTIONAL);
 	if (!k->mapped)
 		return -ENOMEM;
-	k->mr = ib_alloc_mr(x->c->pd, IB_MR_TYPE_MEM_REG, k->npages);
+	k->mr = ib_alloc_mr(x->c->pd, IB_MR_TYPE_MEM_REG,
+			    k->npages + LMIG_MR_SPARE_PAGES);
 	if (IS_ERR(k->mr)) {
 		ret = PTR_ERR(k->mr);
 		k->mr = NULL;
