@@ -12,7 +12,9 @@
 # log, the tests' logs and results.tap.
 #
 # Environment: RIG_MEM (MiB per host, default 2048), RIG_SMP (vCPUs per
-# host, default 1), RIG_BOOT_TIMEOUT (s, default 120).
+# host, default 1), RIG_BOOT_TIMEOUT (s, default 120). The debug kernel
+# defaults to 3072 MiB (KASAN's shadow and kmemleak's pool) and 600 s
+# (everything under TCG runs several times slower).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +48,9 @@ free_port() {
 }
 port=$(free_port)
 
+if [ "$kernel" = debug ]; then
+	: "${RIG_MEM:=3072}" "${RIG_BOOT_TIMEOUT:=600}"
+fi
 budget=${RIG_BOOT_TIMEOUT:-120}
 for t in "${tests[@]}"; do
 	budget=$((budget + $(test_timeout "$REPO/$t") + 15))
