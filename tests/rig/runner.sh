@@ -62,9 +62,11 @@ for t in $RIG_TESTS; do
 		line="not ok $n $name # exit $rc (${secs}s)"
 	fi
 	echo "$line" >>"$tap"
-	# The log travels with a failure so the build machine can show it.
+	# The log travels with a failure so the build machine can show it;
+	# the reason comes first, in case only the start of it is shown.
 	case $line in
-	"not ok"*) tail -n 40 "$log" | sed 's/^/#   /' >>"$tap" ;;
+	"not ok"*) { grep -m1 '^FAIL: ' "$log"; tail -n 40 "$log"; } |
+		sed 's/^/#   /' >>"$tap" ;;
 	esac
 done
 echo "# done" >>"$tap"
