@@ -684,6 +684,13 @@ static bool take_finalize(struct source *x)
 	return fin;
 }
 
+static void set_final_sent(struct lmig_session *s, bool sent)
+{
+	spin_lock(&s->stats_lock);
+	s->stats.final_sent = sent;
+	spin_unlock(&s->stats_lock);
+}
+
 static int send_final(struct source *x)
 {
 	struct lmig_msg_blob *b = x->msg;
@@ -708,15 +715,11 @@ static int send_final(struct source *x)
 	f.zero_pages = cpu_to_le64(x->zero_pages);
 	f.blob_len = cpu_to_le32(x->blob_len);
 	/* From here on, the destination may complete before a word comes back. */
-	spin_lock(&x->s->stats_lock);
-	x->s->stats.final_sent = true;
-	spin_unlock(&x->s->stats_lock);
+	set_final_sent(x->s, true);
 	ret = lmig_conn_send(x->c, LMIG_MSG_FINAL, &f, sizeof(f));
 	if (ret) {
 		/* Not posted: it never left. */
-		spin_lock(&x->s->stats_lock);
-		x->s->stats.final_sent = false;
-		spin_unlock(&x->s->stats_lock);
+		set_final_sent(x->s, false);
 		return ret;
 	}
 	ret = expect(x, LMIG_MSG_ACK, ACK_TIMEOUT);

@@ -144,6 +144,22 @@ pins_held() {
 # ACTIVE: run it here with bash -c, or on the peer with on_peer.
 RXE_ADD="rdma link add rxe0 type rxe netdev eth0; for i in \$(seq 100); do rdma link show rxe0/1 | grep -q 'state ACTIVE' && break; sleep 0.1; done"
 
+# wait_session_state here|peer ID STATE SECONDS: until session ID (here or
+# on host B) is in STATE, or the time is up; prints its last status.
+wait_session_state() {
+	local st
+	for _ in $(seq "$4"); do
+		if [ "$1" = peer ]; then
+			st=$(on_peer "lmctl status $2 --json" 2>/dev/null) || st=
+		else
+			st=$(lmctl status "$2" --json)
+		fi
+		[ "$(field "$st" state)" = "$3" ] && break
+		sleep 1
+	done
+	echo "$st"
+}
+
 peer_pins_held() {
 	on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
 }

@@ -14,21 +14,6 @@
 # Longer than a dead peer takes to notice (retries of about 2 s, 7 times).
 DOWN=35
 
-# wait_state WHERE ID STATE SECONDS: until session ID here or on the peer
-# reaches STATE; prints its last status.
-wait_state() {
-	local st
-	for _ in $(seq "$4"); do
-		if [ "$1" = peer ]; then
-			st=$(on_peer "lmctl status $2 --json" 2>/dev/null) || st=
-		else
-			st=$(lmctl status "$2" --json)
-		fi
-		[ "$(field "$st" state)" = "$3" ] && break
-		sleep 1
-	done
-	echo "$st"
-}
 
 lmig_load_both
 lmvm_start src --mem 256M --vcpus 1 --dirty-rate 1M
@@ -56,7 +41,7 @@ for side in source destination; do
 	fi
 	note "$side link down"
 
-	st=$(wait_state here "$src_id" failed 120)
+	st=$(wait_session_state here "$src_id" failed 120)
 	[ "$(field "$st" state)" = failed ] || fail "the source did not notice the dead link: $st"
 	note "source failed after $(($(date +%s) - t0)) s: $(field "$st" message)"
 	[ "$(field "$(vmq src query-status)" status)" = running ] || fail "the source guest stopped"
@@ -70,7 +55,7 @@ for side in source destination; do
 	# The peer answers again once the link is back.
 	for _ in $(seq 120); do on_peer true 2>/dev/null && break; sleep 1; done
 
-	st=$(wait_state peer "$dst_id" failed 120)
+	st=$(wait_session_state peer "$dst_id" failed 120)
 	[ "$(field "$st" state)" = failed ] || fail "the destination did not notice the dead link: $st"
 	note "destination failed after $(($(date +%s) - t0)) s: $(field "$st" message)"
 	! on_peer "lmctl wait $dst_id --qmp /tmp/dst_$side.qmp" >/dev/null 2>&1 ||

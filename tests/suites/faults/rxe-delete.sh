@@ -11,15 +11,6 @@
 # and once the device is back a migration succeeds.
 . "$RIG_REPO/tests/lib.sh"
 
-wait_state() {
-	local st
-	for _ in $(seq "$4"); do
-		if [ "$1" = peer ]; then st=$(on_peer "lmctl status $2 --json"); else st=$(lmctl status "$2" --json); fi
-		[ "$(field "$st" state)" = "$3" ] && break
-		sleep 1
-	done
-	echo "$st"
-}
 
 lmig_load_both
 lmvm_start src --mem 256M --vcpus 1 --dirty-rate 1M
@@ -45,13 +36,13 @@ for side in source destination; do
 	fi
 	note "rxe0 deleted on the $side"
 
-	st=$(wait_state here "$src_id" failed 120)
+	st=$(wait_session_state here "$src_id" failed 120)
 	[ "$(field "$st" state)" = failed ] || fail "the source did not fail: $st"
 	note "source: $(field "$st" message)"
 	[ "$(field "$(vmq src query-status)" status)" = running ] || fail "the source guest stopped"
 	expect_check_ok "source after rxe0 went away on the $side" "$(vmq src x-guest-check)"
 
-	st=$(wait_state peer "$dst_id" failed 120)
+	st=$(wait_session_state peer "$dst_id" failed 120)
 	[ "$(field "$st" state)" = failed ] || fail "the destination did not fail: $st"
 	note "destination: $(field "$st" message)"
 	[ "$(field "$(pvmq "dst_$side" query-status)" status)" = inmigrate ] ||
@@ -68,7 +59,7 @@ peer_lmvm_start idle --incoming --mem 64M --vcpus 1
 listen=$(on_peer "lmctl listen --vm-pid \$(cat /tmp/idle.pid) --bind $RIG_PEER --json")
 idle_id=$(field "$listen" id)
 on_peer "timeout 60 rdma link delete rxe0" || fail "rdma link delete hung under a listener"
-st=$(wait_state peer "$idle_id" failed 30)
+st=$(wait_session_state peer "$idle_id" failed 30)
 [ "$(field "$st" state)" = failed ] || fail "the listening session did not fail: $st"
 note "listener: $(field "$st" message)"
 on_peer "$RXE_ADD"

@@ -9,15 +9,6 @@
 # guest runs on and checks every page. A migration right after succeeds.
 . "$RIG_REPO/tests/lib.sh"
 
-wait_state() {
-	local st
-	for _ in $(seq "$4"); do
-		if [ "$1" = peer ]; then st=$(on_peer "lmctl status $2 --json"); else st=$(lmctl status "$2" --json); fi
-		[ "$(field "$st" state)" = "$3" ] && break
-		sleep 1
-	done
-	echo "$st"
-}
 
 # migrate SRC DST: starts moving lmvm SRC here to DST on the peer and
 # returns once pages move; sets src_id and dst_id.
@@ -41,10 +32,10 @@ lmvm_start doomed --mem 256M --vcpus 1 --dirty-rate 1M
 peer_lmvm_start dst1 --incoming --mem 256M --vcpus 1
 migrate doomed dst1
 kill -9 "$pid_doomed"
-st=$(wait_state here "$src_id" failed 60)
+st=$(wait_session_state here "$src_id" failed 60)
 [ "$(field "$st" state)" = failed ] || fail "the source session outlived its VMM: $st"
 note "source: $(field "$st" message)"
-st=$(wait_state peer "$dst_id" failed 90)
+st=$(wait_session_state peer "$dst_id" failed 90)
 [ "$(field "$st" state)" = failed ] || fail "the destination did not fail: $st"
 note "destination: $(field "$st" message)"
 [ "$(field "$(pvmq dst1 query-status)" status)" = inmigrate ] || fail "the destination VM was resumed"
@@ -57,11 +48,11 @@ lmvm_start src --mem 256M --vcpus 1 --dirty-rate 1M
 peer_lmvm_start dst2 --incoming --mem 256M --vcpus 1
 migrate src dst2
 on_peer "kill -9 \$(cat /tmp/dst2.pid)"
-st=$(wait_state peer "$dst_id" failed 60)
+st=$(wait_session_state peer "$dst_id" failed 60)
 [ "$(field "$st" state)" = failed ] || fail "the destination session outlived its VMM: $st"
 note "destination: $(field "$st" message)"
 [ "$(peer_pins_held)" = "$pins_before" ] || fail "pages stay pinned for a dead VMM"
-st=$(wait_state here "$src_id" failed 90)
+st=$(wait_session_state here "$src_id" failed 90)
 [ "$(field "$st" state)" = failed ] || fail "the source did not fail: $st"
 note "source: $(field "$st" message)"
 [ "$(field "$(vmq src query-status)" status)" = running ] || fail "the source guest stopped"
@@ -73,7 +64,7 @@ on_peer "lmctl remove $dst_id"
 peer_lmvm_start idle --incoming --mem 64M --vcpus 1
 idle_id=$(field "$(peer_listen idle)" id)
 on_peer "kill -9 \$(cat /tmp/idle.pid)"
-st=$(wait_state peer "$idle_id" failed 30)
+st=$(wait_session_state peer "$idle_id" failed 30)
 [ "$(field "$st" state)" = failed ] || fail "a listening session outlived its VMM: $st"
 note "listener: $(field "$st" message)"
 on_peer "lmctl remove $idle_id"
