@@ -14,7 +14,6 @@
 # Longer than a dead peer takes to notice (retries of about 2 s, 7 times).
 DOWN=35
 
-
 lmig_load_both
 lmvm_start src --mem 256M --vcpus 1 --dirty-rate 1M
 pins_before=$(peer_pins_held)
