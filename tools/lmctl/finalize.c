@@ -5,6 +5,7 @@
  * destination has taken the VM over.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,12 @@ void in_doubt(const struct lmig_status *st, int json)
 	fprintf(stderr, "lmctl: the VM stays paused here. Ask the destination ('lmctl status' there): if its session completed, the VM is the destination's: quit this VMM; if not, resume it here (QMP 'cont')\n");
 }
 
+static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
+		  int json, bool finalizer);
+
 int handover(int fd, __u32 id, struct qmp *q, int json)
 {
-	double paused_at = 0, done_at;
-	struct lmig_session_wait w;
+	double paused_at = 0;
 	struct lmig_status st;
 	char err[512], *state = NULL;
 	int ret, paused = 0;
@@ -90,12 +93,44 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 	free(state);
 	if (ret)
 		goto not_finalized;
+	return settle(fd, id, q, paused, paused_at, json, true);
 
-settle:
+not_finalized:
+	fprintf(stderr, "lmctl: %s\n", err);
+	if (!ipc_status(fd, id, &st) && (st.state == LMIG_STATE_FINALIZING ||
+					 st.state == LMIG_STATE_COMPLETED ||
+					 st.state == LMIG_STATE_IN_DOUBT)) {
+		/*
+		 * Another finalize went in first. Its end decides here too: a
+		 * VM this lmctl paused is resumed if the migration fails.
+		 */
+		fprintf(stderr, "lmctl: session %u was finalized by another 'lmctl finalize': waiting for its end\n",
+			id);
+		return settle(fd, id, q, paused, paused_at, json, true);
+	}
+	resume(q, paused);
+	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
+		id, id, id);
+	return 1;
+}
+
+/*
+ * Waits for a finalized session's end and reports it; resumes a VM this
+ * lmctl paused if the migration did not complete. An interrupt cancels
+ * the session only if this lmctl finalized it (or raced to).
+ */
+static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
+		  int json, bool finalizer)
+{
+	struct lmig_session_wait w;
+	struct lmig_status st;
+	double done_at;
+	int ret;
+
 	ret = wait_finished(fd, id, NULL, 0, &w);
 	done_at = now_ms();
 	/* Cancel changes nothing once completed: then the VM is the destination's. */
-	if (ret == -EINTR)
+	if (ret == -EINTR && finalizer)
 		cancel(fd, id);
 	if (ipc_status(fd, id, &st)) {
 		fprintf(stderr, "lmctl: cannot read the state of session %u after finalizing: %s\n",
@@ -132,24 +167,6 @@ settle:
 	fprintf(stderr, "\n");
 	resume(q, paused);
 	return interrupted ? 128 + interrupted : 1;
-
-not_finalized:
-	fprintf(stderr, "lmctl: %s\n", err);
-	if (!ipc_status(fd, id, &st) && (st.state == LMIG_STATE_FINALIZING ||
-					 st.state == LMIG_STATE_COMPLETED ||
-					 st.state == LMIG_STATE_IN_DOUBT)) {
-		/*
-		 * Another finalize went in first. Its end decides here too: a
-		 * VM this lmctl paused is resumed if the migration fails.
-		 */
-		fprintf(stderr, "lmctl: session %u was finalized by another 'lmctl finalize': waiting for its end\n",
-			id);
-		goto settle;
-	}
-	resume(q, paused);
-	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
-		id, id, id);
-	return 1;
 }
 
 #define SYNOPSIS "lmctl finalize ID [--qmp PATH] [--json]"
@@ -161,6 +178,7 @@ static void help(void)
 		"\n"
 		"Ends source session ID: the VMM is paused, the last pages and the VMM's\n"
 		"state are sent, and lmctl waits for the destination to acknowledge.\n"
+		"A session finalized already is waited for and reported, not touched.\n"
 		"\n"
 		"  --qmp PATH  the source VMM's QMP socket: lmctl pauses it (stop), takes its\n"
 		"              state (x-save-state) and resumes it (cont) if the migration\n"
@@ -195,6 +213,14 @@ int cmd_finalize(int argc, char **argv)
 	if (st.role != LMIG_ROLE_SOURCE) {
 		fprintf(stderr, "lmctl: session %u is a destination: finalize the source's session; here, 'lmctl wait %u' waits for the VM\n",
 			id, id);
+		goto out;
+	}
+	if (st.state == LMIG_STATE_FINALIZING || st.state == LMIG_STATE_COMPLETED ||
+	    st.state == LMIG_STATE_IN_DOUBT) {
+		/* Finalized already: report its end, as the finalize that lost a race does. */
+		fprintf(stderr, "lmctl: session %u was finalized already: %s\n", id,
+			st.state == LMIG_STATE_FINALIZING ? "waiting for its end" : "its end");
+		ret = settle(fd, id, NULL, 0, 0, json, false);
 		goto out;
 	}
 	if (st.state != LMIG_STATE_ACTIVE && st.state != LMIG_STATE_CONVERGED) {
