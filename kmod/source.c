@@ -341,20 +341,20 @@ static int check_ready(struct source *x, u32 len)
 
 	if (len != sizeof(*r) || r->reserved ||
 	    le64_to_cpu(r->chunks) != x->ngrants)
-		return -EPROTO;
+		goto bad;
 	switch (le32_to_cpu(r->placement)) {
 	case LMIG_PLACE_WRITE:
 		break;
 	case LMIG_PLACE_COPY:
 		if (x->ngrants)
-			return -EPROTO;
+			goto bad;
 		x->copy = true;
 		/* Stages hold max_sge pages. */
 		x->run_max = min_t(u32, LMIG_DATA_PAGES, x->c->max_sge);
 		lmig_worker_note(x->s, "connected; the destination copies pages in");
 		return 0;
 	default:
-		return -EPROTO;
+		goto bad;
 	}
 	x->run_max = x->c->max_sge;
 	lmig_worker_note(x->s, "connected");
@@ -364,6 +364,9 @@ static int check_ready(struct source *x, u32 len)
 			return -EPROTO;
 		}
 	return 0;
+bad:
+	lmig_worker_message(x->s, "protocol error: a READY that does not match the grants");
+	return -EPROTO;
 }
 
 static int handshake(struct source *x)
