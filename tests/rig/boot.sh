@@ -12,9 +12,10 @@
 # log, the tests' logs and results.tap.
 #
 # Environment: RIG_MEM (MiB per host, default 2048), RIG_SMP (vCPUs per
-# host, default 1), RIG_BOOT_TIMEOUT (s, default 120). The debug kernel
-# defaults to 3072 MiB (KASAN's shadow and kmemleak's pool) and 600 s
-# (everything under TCG runs several times slower).
+# host, default 1), RIG_BOOT_TIMEOUT (s, default 120), RIG_TIMEOUT_SCALE
+# (each test's timeout is multiplied by it, default 1). The debug kernel
+# defaults to 3072 MiB (KASAN's shadow and kmemleak's pool), 600 s and a
+# scale of 4 (everything under TCG runs several times slower).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -49,8 +50,9 @@ free_port() {
 port=$(free_port)
 
 if [ "$kernel" = debug ]; then
-	: "${RIG_MEM:=3072}" "${RIG_BOOT_TIMEOUT:=600}"
+	: "${RIG_MEM:=3072}" "${RIG_BOOT_TIMEOUT:=600}" "${RIG_TIMEOUT_SCALE:=4}"
 fi
+export RIG_TIMEOUT_SCALE=${RIG_TIMEOUT_SCALE:-1}
 budget=${RIG_BOOT_TIMEOUT:-120}
 for t in "${tests[@]}"; do
 	budget=$((budget + $(test_timeout "$REPO/$t") + 15))
@@ -77,6 +79,7 @@ for i in "${!roles[@]}"; do
 		RIG_CACHE=$CACHE
 		RIG_OUT=$dir
 		RIG_TESTS="${tests[*]}"
+		RIG_TIMEOUT_SCALE=$RIG_TIMEOUT_SCALE
 		LMIG_KO=$(module_dir "$kernel")/lmig.ko
 	EOT
 	sed -i 's/^\t*//; s/^/export /' "$dir/env"
