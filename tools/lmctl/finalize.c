@@ -218,8 +218,8 @@ int cmd_finalize(int argc, char **argv)
 	if (st.state == LMIG_STATE_FINALIZING || st.state == LMIG_STATE_COMPLETED ||
 	    st.state == LMIG_STATE_IN_DOUBT) {
 		/* Finalized already: report its end, as the finalize that lost a race does. */
-		fprintf(stderr, "lmctl: session %u was finalized already: %s\n", id,
-			st.state == LMIG_STATE_FINALIZING ? "waiting for its end" : "its end");
+		fprintf(stderr, "lmctl: session %u was finalized already%s\n", id,
+			st.state == LMIG_STATE_FINALIZING ? ": waiting for its end" : "");
 		ret = settle(fd, id, NULL, 0, 0, json, false);
 		goto out;
 	}
