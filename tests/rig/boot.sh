@@ -98,9 +98,11 @@ for i in "${!roles[@]}"; do
 	# PCI interrupt routing method (_PRT) runs into AML's 30 s loop
 	# timeout; its PCI interrupts are routed without ACPI instead. It
 	# keeps 4-level paging: with TCG's LA57 it once reported a KASAN
-	# wild access in the first interrupt of its boot.
+	# wild access in the first interrupt of its boot. Its console shows
+	# informational messages too: one of its hosts once hung silently
+	# before init.
 	append="console=ttyS0 loglevel=4 panic=-1"
-	[ "$kernel" != debug ] || append="$append pci=noacpi no5lvl"
+	[ "$kernel" != debug ] || append="$append pci=noacpi no5lvl loglevel=7"
 	qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "${RIG_SMP:-1}"
 		-m "${RIG_MEM:-2048}" -nodefaults -display none -no-reboot
 		-name "lmig-rig-$kernel-$topology-$role"
