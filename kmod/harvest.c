@@ -17,6 +17,14 @@
  * anyone reading a page after CLEAR sees anyway. So "GET, CLEAR, then
  * read the pages" is right either way.
  *
+ * The log has one reader. A slot its VMM logs already (QEMU does for a
+ * display's framebuffer, and for its own migration) is refused: each
+ * harvest would clear what the other has not read, and pages would be
+ * lost. So is a layout the VMM changed after the session began: the
+ * old one would miss pages, and restoring its flags could bring back a
+ * slot the VMM removed. Each harvest checks first; a VMM changing a slot
+ * in the instant between is found by the next one.
+ *
  * These run in a session's worker thread; measure.c and source.c own it.
  */
 #include <linux/bitmap.h>
@@ -37,6 +45,7 @@ struct lmig_harvest {
 	size_t scratch_len;
 	bool *enabled;			/* slots this worker turned logging on for */
 	unsigned long **bitmaps;	/* per slot, the last harvest */
+	char why[160];			/* what the last failure was */
 };
 
 static u32 kvm_slot(const struct lmig_slot *s)
@@ -78,6 +87,33 @@ static unsigned long bitmap_uaddr(struct lmig_harvest *h)
 	return h->scratch + PAGE_SIZE;
 }
 
+static long layout_changed(struct lmig_harvest *h, const struct lmig_slot *s)
+{
+	snprintf(h->why, sizeof(h->why),
+		 "the VMM changed its memory layout (slot %u at gpa 0x%llx) during the migration: start again",
+		 s->id, s->base_gfn << PAGE_SHIFT);
+	return -ESTALE;
+}
+
+/* Every slot as attached, and logged by this session alone. */
+static long check_layout(struct lmig_harvest *h)
+{
+	const struct lmig_slot *s;
+	u32 i, flags;
+
+	for (i = 0; i < h->vm->nslots; i++) {
+		s = &h->vm->slots[i];
+		if (lmig_vm_slot_now(h->vm, i, &flags) ||
+		    flags != (s->flags | KVM_MEM_LOG_DIRTY_PAGES))
+			return layout_changed(h, s);
+	}
+	if (lmig_vm_slot_count_same(h->vm))
+		return 0;
+	snprintf(h->why, sizeof(h->why),
+		 "the VMM added or removed memory slots during the migration: start again");
+	return -ESTALE;
+}
+
 /* Fetches a slot's dirty bitmap and re-protects what it names. */
 static long harvest_slot(struct lmig_harvest *h, u32 i, u64 *dirty)
 {
@@ -97,10 +133,14 @@ static long harvest_slot(struct lmig_harvest *h, u32 i, u64 *dirty)
 	ret = vm_ioctl(h, KVM_GET_DIRTY_LOG, &log, sizeof(log));
 	if (!ret)
 		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
-	if (ret)
+	if (!ret && copy_from_user(h->bitmaps[i], (void __user *)bitmap_uaddr(h),
+				   bitmap_bytes(s)))
+		ret = -EFAULT;
+	if (ret) {
+		snprintf(h->why, sizeof(h->why),
+			 "could not harvest the dirty log of slot %u (error %ld)", s->id, ret);
 		return ret;
-	if (copy_from_user(h->bitmaps[i], (void __user *)bitmap_uaddr(h), bitmap_bytes(s)))
-		return -EFAULT;
+	}
 	*dirty += bitmap_weight(h->bitmaps[i], s->npages);
 	return 0;
 }
@@ -111,6 +151,9 @@ long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty)
 	long ret;
 
 	*dirty = 0;
+	ret = check_layout(h);
+	if (ret)
+		return ret;
 	for (i = 0; i < h->vm->nslots; i++) {
 		ret = harvest_slot(h, i, dirty);
 		if (ret)
@@ -124,33 +167,56 @@ const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 slot)
 	return h->bitmaps[slot];
 }
 
+const char *lmig_harvest_why(const struct lmig_harvest *h)
+{
+	return h->why[0] ? h->why : "could not harvest the dirty log";
+}
+
 static long enable_logging(struct lmig_harvest *h)
 {
-	u32 i;
+	const struct lmig_slot *s;
+	u32 i, flags;
 	long ret;
 
 	for (i = 0; i < h->vm->nslots; i++) {
-		const struct lmig_slot *s = &h->vm->slots[i];
-
-		if (s->flags & KVM_MEM_LOG_DIRTY_PAGES)
-			continue;
-		ret = set_flags(h, s, s->flags | KVM_MEM_LOG_DIRTY_PAGES);
-		if (ret)
+		s = &h->vm->slots[i];
+		if (lmig_vm_slot_now(h->vm, i, &flags))
+			return layout_changed(h, s);
+		if (flags & KVM_MEM_LOG_DIRTY_PAGES) {
+			snprintf(h->why, sizeof(h->why),
+				 "slot %u (gpa 0x%llx) is dirty-logged by its VMM already (a display, or its own migration?): two readers of one log lose pages",
+				 s->id, s->base_gfn << PAGE_SHIFT);
+			return -EBUSY;
+		}
+		ret = set_flags(h, s, flags | KVM_MEM_LOG_DIRTY_PAGES);
+		if (ret) {
+			snprintf(h->why, sizeof(h->why),
+				 "could not turn dirty logging on for slot %u (error %ld)",
+				 s->id, ret);
 			return ret;
+		}
 		h->enabled[i] = true;
 	}
 	return 0;
 }
 
+/* Only a slot still as lmig left it gets its flags back. */
 static void restore_logging(struct lmig_harvest *h)
 {
-	u32 i;
+	const struct lmig_slot *s;
+	u32 i, flags;
 
 	for (i = 0; i < h->vm->nslots; i++) {
-		if (h->enabled[i] && set_flags(h, &h->vm->slots[i], h->vm->slots[i].flags))
-			pr_warn_ratelimited("session %u: could not turn dirty logging off again on slot %u\n",
-					    h->session, h->vm->slots[i].id);
+		s = &h->vm->slots[i];
+		if (!h->enabled[i])
+			continue;
 		h->enabled[i] = false;
+		if (lmig_vm_slot_now(h->vm, i, &flags) ||
+		    flags != (s->flags | KVM_MEM_LOG_DIRTY_PAGES))
+			continue;
+		if (set_flags(h, s, s->flags))
+			pr_warn_ratelimited("session %u: could not turn dirty logging off again on slot %u\n",
+					    h->session, s->id);
 	}
 }
 

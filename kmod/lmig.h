@@ -148,6 +148,8 @@ long lmig_harvest_begin(struct lmig_harvest *h);
 void lmig_harvest_end(struct lmig_harvest *h);
 long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty);
 const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 slot);
+/* After a harvest call failed: why, in words for the session's message. */
+const char *lmig_harvest_why(const struct lmig_harvest *h);
 
 /* measure.c */
 int lmig_measure_start(struct lmig_session *s, u32 interval_ms);
@@ -166,6 +168,8 @@ bool lmig_auth_equal(const u8 *a, const u8 *b);
 
 /* vm.c */
 struct lmig_vm *lmig_vm_attach(int fd);
+int lmig_vm_slot_now(const struct lmig_vm *vm, u32 i, u32 *flags);
+bool lmig_vm_slot_count_same(const struct lmig_vm *vm);
 void lmig_vm_release(struct lmig_vm *vm);
 bool lmig_vm_vmm_alive(const struct lmig_vm *vm);
 

@@ -61,7 +61,7 @@ static int measure_thread(void *arg)
 	lmig_harvest_end(m->h);
 	kthread_unuse_mm(s->vm->mm);
 	if (ret)
-		lmig_worker_fail(s, ret, "could not harvest the dirty log (error %ld)", ret);
+		lmig_worker_fail(s, ret, "%s", lmig_harvest_why(m->h));
 	lmig_worker_park();
 	return 0;
 }

@@ -750,7 +750,7 @@ static int migrate(struct source *x)
 		if (ret == -ESRCH)
 			break;
 		if (ret) {
-			lmig_worker_message(s, "could not harvest the dirty log (error %d)", ret);
+			lmig_worker_message(s, "%s", lmig_harvest_why(x->h));
 			break;
 		}
 		ms = max_t(u64, 1, ktime_ms_delta(ktime_get(), last_harvest));
@@ -846,7 +846,7 @@ static int source_thread(void *arg)
 	kthread_use_mm(x->vm->mm);
 	ret = lmig_harvest_begin(x->h);
 	if (ret)
-		lmig_worker_message(s, "could not turn dirty logging on (error %d)", ret);
+		lmig_worker_message(s, "%s", lmig_harvest_why(x->h));
 	else
 		ret = migrate(x);
 	lmig_harvest_end(x->h);

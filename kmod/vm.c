@@ -95,6 +95,52 @@ out:
 	return ret;
 }
 
+/*
+ * Whether slot i is still as it was attached, with only its flags free to
+ * differ: its current flags go to *flags. A VMM may redefine its memory
+ * (QEMU does when a guest reprograms its chipset); a session that went on
+ * with the old layout would miss pages, and restoring its flags would
+ * bring back a slot the VMM removed. Returns 0, or -ESTALE.
+ */
+int lmig_vm_slot_now(const struct lmig_vm *vm, u32 i, u32 *flags)
+{
+	const struct lmig_slot *s = &vm->slots[i];
+	struct kvm_memslots *slots;
+	struct kvm_memory_slot *ms;
+	int idx, ret = -ESTALE;
+
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	slots = __kvm_memslots(vm->kvm, s->as_id);
+	ms = slots ? id_to_memslot(slots, s->id) : NULL;
+	if (ms && ms->base_gfn == s->base_gfn && ms->npages == s->npages &&
+	    ms->userspace_addr == s->hva) {
+		*flags = ms->flags;
+		ret = 0;
+	}
+	srcu_read_unlock(&vm->kvm->srcu, idx);
+	return ret;
+}
+
+/* Whether the VM has as many migrated slots as it was attached with. */
+bool lmig_vm_slot_count_same(const struct lmig_vm *vm)
+{
+	struct kvm_memslots *slots;
+	struct kvm_memory_slot *ms;
+	int idx, bkt;
+	u32 n = 0, as;
+
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	for (as = 0; as < KVM_MAX_NR_ADDRESS_SPACES; as++) {
+		slots = __kvm_memslots(vm->kvm, as);
+		if (!slots)
+			continue;
+		kvm_for_each_memslot(ms, bkt, slots)
+			n += migrated(ms);
+	}
+	srcu_read_unlock(&vm->kvm->srcu, idx);
+	return n == vm->nslots;
+}
+
 struct lmig_vm *lmig_vm_attach(int fd)
 {
 	struct lmig_vm *vm, *other;
