@@ -26,7 +26,7 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 
-TOOLS := $(BIN)/lmctl $(BIN)/lmvm
+TOOLS := $(BIN)/lmctl $(BIN)/lmvm $(BUILD)/qguest.bin
 TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qmp \
 	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz $(BIN)/rogue-peer
 COMMON := tools/common/json.c tools/common/qmp.c
@@ -60,6 +60,20 @@ $(BUILD)/lmvm-guest.elf: tools/lmvm/guest/entry.S tools/lmvm/guest/guest.c \
 		-Wl,--build-id=none -o $@ $(filter %.S %.c,$^)
 
 $(BUILD)/lmvm-guest.bin: $(BUILD)/lmvm-guest.elf
+	objcopy -O binary $< $@
+
+# qguest, the QEMU/KVM guest of the tests and benchmarks: a 32-bit
+# Multiboot image for QEMU's -kernel.
+QGUEST_CFLAGS := -O2 -m32 -ffreestanding -fno-pic -fno-pie -mgeneral-regs-only \
+	-fno-stack-protector -fcf-protection=none -fno-asynchronous-unwind-tables \
+	-fno-tree-loop-distribute-patterns -Wall -Wextra $(if $(WERROR),-Werror)
+
+$(BUILD)/qguest.elf: tests/qguest/entry.S tests/qguest/qguest.c tests/qguest/qguest.lds \
+		tools/lmvm/guest/abi.h | $(BIN)
+	$(CC) $(QGUEST_CFLAGS) -nostdlib -static -no-pie -Wl,-T,tests/qguest/qguest.lds \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $(filter %.S %.c,$^)
+
+$(BUILD)/qguest.bin: $(BUILD)/qguest.elf
 	objcopy -O binary $< $@
 
 LMVM_SRC := $(wildcard tools/lmvm/*.c) tools/common/json.c tools/common/size.c

@@ -184,3 +184,67 @@ peer_listen() {
 		fail "lmctl listen for $1 on the peer: $out" >&2
 	echo "$out"
 }
+
+# QEMU/KVM running qguest (tests/qguest/), by name: qguest_start NAME
+# [QEMU OPTION...] runs it with 128 MiB in a shared memfd backend (the
+# layout lmig's QEMU migration wants), its serial port through the FIFOs
+# /tmp/NAME.ser.{in,out} (the output copied to /tmp/NAME.log), QMP on
+# /tmp/NAME.qmp, and waits until QMP answers. pid_NAME is its pid. Every
+# QEMU started so is killed when the test exits.
+QGUEST_MEM="-m 128M -object memory-backend-memfd,id=ram,size=128M,share=on -machine memory-backend=ram"
+qguest_start() {
+	local name=$1 i
+	shift
+	[ -f "$RIG_REPO/build/qguest.bin" ] || fail "no build/qguest.bin: run make tools"
+	rm -f "/tmp/$name.ser.in" "/tmp/$name.ser.out" "/tmp/$name.qmp" "/tmp/$name.log"
+	mkfifo "/tmp/$name.ser.in" "/tmp/$name.ser.out"
+	# shellcheck disable=SC2086
+	qemu-system-x86_64 -accel kvm $QGUEST_MEM -nodefaults -display none \
+		-kernel "$RIG_REPO/build/qguest.bin" -append "rate=${QGUEST_RATE:-512}" \
+		-chardev "pipe,id=ser,path=/tmp/$name.ser" -serial chardev:ser \
+		-qmp "unix:/tmp/$name.qmp,server=on,wait=off" "$@" \
+		>"/tmp/$name.qemu.log" 2>&1 &
+	lmvm_pids+=($!)
+	eval "pid_$name=$!"
+	cat "/tmp/$name.ser.out" >"/tmp/$name.log" &
+	lmvm_pids+=($!)
+	for i in $(seq 100); do
+		[ -S "/tmp/$name.qmp" ] && timeout 10 qmp "/tmp/$name.qmp" query-status >/dev/null 2>&1 &&
+			return 0
+		kill -0 "$(eval echo "\$pid_$name")" 2>/dev/null || break
+		sleep 0.2
+	done
+	fail "QEMU $name did not come up: $(cat "/tmp/$name.qemu.log")"
+}
+
+# qguest_wait NAME PATTERN SECONDS: until the guest's output has PATTERN.
+qguest_wait() {
+	local i
+	for i in $(seq $(($3 * 5))); do
+		grep -q "$2" "/tmp/$1.log" && return 0
+		sleep 0.2
+	done
+	fail "$1: no '$2' from the guest within $3 s: $(tail -n 5 "/tmp/$1.log")"
+}
+
+# qguest_check NAME: the guest checks every page against its record.
+qguest_check() {
+	local before
+	before=$(grep -c "qguest: check" "/tmp/$1.log" || true)
+	printf c >"/tmp/$1.ser.in"
+	for _ in $(seq 600); do
+		[ "$(grep -c "qguest: check" "/tmp/$1.log" || true)" -gt "$before" ] && break
+		sleep 0.2
+	done
+	grep "qguest: check" "/tmp/$1.log" | tail -n1 | grep -q "check ok" ||
+		fail "$1: $(grep "qguest: check" "/tmp/$1.log" | tail -n1)"
+	note "$1: $(grep "qguest: check" "/tmp/$1.log" | tail -n1)"
+}
+
+# qguest_stop NAME: quits QEMU NAME (qguest never idles: it costs a CPU).
+qguest_stop() {
+	local pid
+	pid=$(eval echo "\$pid_$1")
+	kill "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+}
