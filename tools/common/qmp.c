@@ -6,11 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "qmp.h"
+
+/*
+ * A VMM answers every command at once, even one that starts long work
+ * (QEMU's migrate returns and runs on): one that does not answer within
+ * this is hung, and lmctl says so rather than hang with it.
+ */
+#define REPLY_TIMEOUT_S	120
 
 /* The next object from the server that is not an asynchronous event. */
 static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
@@ -49,6 +57,10 @@ static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 		n = recv(q->fd, chunk, sizeof(chunk), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			snprintf(err, errlen, "the VMM did not answer within %d s", REPLY_TIMEOUT_S);
+			return NULL;
+		}
 		if (n <= 0) {
 			snprintf(err, errlen, "the VMM closed its QMP connection");
 			return NULL;
@@ -99,6 +111,7 @@ struct json *qmp_run(struct qmp *q, const char *cmd, const char *args, char *err
 int qmp_open(struct qmp *q, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
 	struct json *j;
 
 	memset(q, 0, sizeof(*q));
@@ -114,6 +127,7 @@ int qmp_open(struct qmp *q, const char *path, char *err, size_t errlen)
 			close(q->fd);
 		return -1;
 	}
+	setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	j = read_reply(q, err, errlen);
 	if (!j || !json_get(j, "QMP")) {
 		json_free(j);

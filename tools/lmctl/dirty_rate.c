@@ -122,7 +122,8 @@ int cmd_dirty_rate(int argc, char **argv)
 		if (ipc_status(fd, id, &st))
 			break;
 		if (st.state == LMIG_STATE_FAILED) {
-			fprintf(stderr, "lmctl: the measurement failed: %s\n", strerror(-st.error));
+			fprintf(stderr, "lmctl: the measurement failed: %s%s%.*s\n", strerror(-st.error),
+				st.message[0] ? ": " : "", (int)sizeof(st.message), st.message);
 			goto out;
 		}
 		if (st.rounds == shown)

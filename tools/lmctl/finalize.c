@@ -15,6 +15,7 @@
 #include "ipc.h"
 #include "lmctl.h"
 #include "progress.h"
+#include "qemu.h"
 #include "vmm.h"
 
 static void cancel(int fd, __u32 id)
@@ -46,20 +47,28 @@ void in_doubt(const struct lmig_status *st, int json)
 	fprintf(stderr, "lmctl: the VM stays paused here. Ask the destination ('lmctl status' there): if its session completed, the VM is the destination's: quit this VMM; if not, resume it here (QMP 'cont')\n");
 }
 
-static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
-		  int json, bool finalizer);
+struct end {
+	struct qmp *q;		/* the source VMM, if lmctl talks to it */
+	const char *qemu_uri;	/* QEMU's device state goes there */
+	int paused;		/* lmctl paused the VM, at paused_at */
+	double paused_at;
+	int json;
+	bool finalizer;		/* this lmctl finalized (or raced to) */
+};
 
-int handover(int fd, __u32 id, struct qmp *q, int json)
+static int settle(int fd, __u32 id, const struct end *e);
+
+int handover(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json)
 {
-	double paused_at = 0;
+	struct end e = { .q = q, .qemu_uri = qemu_uri, .json = json, .finalizer = true };
 	struct lmig_status st;
 	char err[512], *state = NULL;
-	int ret, paused = 0;
 	size_t len = 0;
+	int ret;
 
 	if (q) {
 		/* lmctl resumes only a VM it paused: not one paused for another finalize. */
-		paused_at = now_ms();
+		e.paused_at = now_ms();
 		ret = vmm_running(q, err, sizeof(err));
 		if (ret > 0 && vmm_stop(q, err, sizeof(err)))
 			ret = -1;
@@ -69,9 +78,12 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 				id, id, id);
 			return 1;
 		}
-		paused = ret;
-		if (!paused)
+		e.paused = ret;
+		if (!e.paused)
 			fprintf(stderr, "lmctl: the VM was paused already: lmctl will not resume it\n");
+	}
+	/* QEMU's device state goes by QEMU's own migration, after lmig's. */
+	if (q && !qemu_uri) {
 		state = vmm_save_state(q, &len, err, sizeof(err));
 		if (state && len > LMIG_MAX_BLOB) {
 			snprintf(err, sizeof(err), "the VMM state is %zu bytes, more than lmig carries (%u)",
@@ -86,14 +98,14 @@ int handover(int fd, __u32 id, struct qmp *q, int json)
 		free(state);
 		cancel(fd, id);
 		fprintf(stderr, "lmctl: interrupted: session %u cancelled\n", id);
-		resume(q, paused);
+		resume(q, e.paused);
 		return 128 + interrupted;
 	}
 	ret = ipc_session_finalize(fd, id, state, len, err, sizeof(err));
 	free(state);
 	if (ret)
 		goto not_finalized;
-	return settle(fd, id, q, paused, paused_at, json, true);
+	return settle(fd, id, &e);
 
 not_finalized:
 	fprintf(stderr, "lmctl: %s\n", err);
@@ -106,12 +118,36 @@ not_finalized:
 		 */
 		fprintf(stderr, "lmctl: session %u was finalized by another 'lmctl finalize': waiting for its end\n",
 			id);
-		return settle(fd, id, q, paused, paused_at, json, true);
+		return settle(fd, id, &e);
 	}
-	resume(q, paused);
+	resume(q, e.paused);
 	fprintf(stderr, "lmctl: session %u migrates on: 'lmctl finalize %u' to try again, or 'lmctl cancel %u'\n",
 		id, id, id);
 	return 1;
+}
+
+/*
+ * lmig completed with the VM paused here: QEMU's migration takes its
+ * device state to the destination, which then runs. Until that completes
+ * the destination cannot run, so if it fails the VM runs on here.
+ */
+static int send_devices(const struct lmig_status *st, const struct end *e)
+{
+	double qemu_ms = 0, done_at;
+	char err[512];
+
+	fprintf(stderr, "lmctl: lmig completed: QEMU sends the device state to %s\n", e->qemu_uri);
+	if (qemu_send_devices(e->q, e->qemu_uri, &qemu_ms, err, sizeof(err))) {
+		fprintf(stderr, "lmctl: %s%s\n", interrupted ? "interrupted: " : "", err);
+		fprintf(stderr, "lmctl: the destination QEMU has not run and cannot: quit it\n");
+		resume(e->q, e->paused);
+		return interrupted ? 128 + interrupted : 1;
+	}
+	done_at = now_ms();
+	summary_print(st, e->paused ? done_at - e->paused_at : -1, -1, e->json);
+	fprintf(stderr, "lmctl: QEMU sent the device state in %.0f ms: the VM runs at the destination; quit the source QEMU, never resume it\n",
+		qemu_ms);
+	return 0;
 }
 
 /*
@@ -119,8 +155,7 @@ not_finalized:
  * lmctl paused if the migration did not complete. An interrupt cancels
  * the session only if this lmctl finalized it (or raced to).
  */
-static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
-		  int json, bool finalizer)
+static int settle(int fd, __u32 id, const struct end *e)
 {
 	struct lmig_session_wait w;
 	struct lmig_status st;
@@ -130,7 +165,7 @@ static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
 	ret = wait_finished(fd, id, NULL, 0, &w);
 	done_at = now_ms();
 	/* Cancel changes nothing once completed: then the VM is the destination's. */
-	if (ret == -EINTR && finalizer)
+	if (ret == -EINTR && e->finalizer)
 		cancel(fd, id);
 	if (ipc_status(fd, id, &st)) {
 		fprintf(stderr, "lmctl: cannot read the state of session %u after finalizing: %s\n",
@@ -139,15 +174,24 @@ static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
 			id);
 		return 1;
 	}
+	if (st.state == LMIG_STATE_COMPLETED && e->qemu_uri) {
+		if (interrupted) {
+			/* lmig's part is done and harmless: QEMU's has not begun. */
+			fprintf(stderr, "lmctl: interrupted: QEMU's device migration not started\n");
+			resume(e->q, e->paused);
+			return 128 + interrupted;
+		}
+		return send_devices(&st, e);
+	}
 	if (st.state == LMIG_STATE_COMPLETED) {
-		summary_print(&st, paused ? done_at - paused_at : -1, -1, json);
+		summary_print(&st, e->paused ? done_at - e->paused_at : -1, -1, e->json);
 		if (interrupted)
 			fprintf(stderr, "lmctl: the interrupt came too late: the migration had completed\n");
 		fprintf(stderr, "lmctl: the VM is the destination's now: quit the source VMM, never resume it\n");
 		return 0;
 	}
 	if (st.state == LMIG_STATE_IN_DOUBT) {
-		in_doubt(&st, json);
+		in_doubt(&st, e->json);
 		return LMCTL_EXIT_IN_DOUBT;
 	}
 	if (st.state != LMIG_STATE_FAILED && st.state != LMIG_STATE_CANCELLED) {
@@ -156,7 +200,7 @@ static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
 			id, state_name(st.state), id);
 		return 1;
 	}
-	if (json)
+	if (e->json)
 		summary_print(&st, -1, -1, 1);
 	fprintf(stderr, "lmctl: %ssession %u %s", interrupted ? "interrupted: " : "", id,
 		state_name(st.state));
@@ -165,7 +209,7 @@ static int settle(int fd, __u32 id, struct qmp *q, int paused, double paused_at,
 	if (st.message[0])
 		fprintf(stderr, ": %.*s", (int)sizeof(st.message), st.message);
 	fprintf(stderr, "\n");
-	resume(q, paused);
+	resume(e->q, e->paused);
 	return interrupted ? 128 + interrupted : 1;
 }
 
@@ -191,6 +235,7 @@ int cmd_finalize(int argc, char **argv)
 	struct id_qmp_json args;
 	const char *qmp_path;
 	struct lmig_status st;
+	struct end late = { 0 };
 	struct qmp q, *qp = NULL;
 	int fd, json, ret;
 	char why[512];
@@ -220,7 +265,8 @@ int cmd_finalize(int argc, char **argv)
 		/* Finalized already: report its end, as the finalize that lost a race does. */
 		fprintf(stderr, "lmctl: session %u was finalized already%s\n", id,
 			st.state == LMIG_STATE_FINALIZING ? ": waiting for its end" : "");
-		ret = settle(fd, id, NULL, 0, 0, json, false);
+		late.json = json;
+		ret = settle(fd, id, &late);
 		goto out;
 	}
 	if (st.state != LMIG_STATE_ACTIVE && st.state != LMIG_STATE_CONVERGED) {
@@ -240,7 +286,7 @@ int cmd_finalize(int argc, char **argv)
 		qp = &q;
 	}
 	catch_interrupts();
-	ret = handover(fd, id, qp, json);
+	ret = handover(fd, id, qp, NULL, json);
 	if (qp)
 		qmp_close(qp);
 out:

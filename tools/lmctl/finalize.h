@@ -13,8 +13,13 @@
  * VMM that lmctl paused: the VM runs on here. Prints the summary or what
  * went wrong, and returns lmctl's exit status: 0 only when completed,
  * LMCTL_EXIT_IN_DOUBT (the VMM stays paused) when in doubt.
+ *
+ * With qemu_uri (QEMU, prepared by qemu_prepare), no state goes with
+ * lmig: once it completed, QEMU's own migration takes the device state
+ * to qemu_uri, and only a QEMU migration that completes too gives the VM
+ * to the destination; if it fails, the VM runs on here.
  */
-int handover(int fd, __u32 id, struct qmp *q, int json);
+int handover(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json);
 
 /*
  * The exit status when nobody knows which host has the VM: FINAL went

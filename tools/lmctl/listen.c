@@ -13,13 +13,17 @@
 
 #include "ipc.h"
 #include "lmctl.h"
+#include "qemu.h"
 #include "uri.h"
 #include "vmfd.h"
+#include "vmm.h"
 
 /* Ports tried after LMIG_DEFAULT_PORT when no port was asked for. */
 #define MORE_PORTS	255
 
-#define SYNOPSIS "lmctl listen --vm-pid PID [--bind ADDR[:PORT]] [--json]"
+#define SYNOPSIS \
+	"lmctl listen --vm-pid PID [--bind ADDR[:PORT]] [--qmp PATH --qemu-incoming URI]\n" \
+	"                    [--json]"
 
 static void help(void)
 {
@@ -34,6 +38,10 @@ static void help(void)
 		"  --bind ADDR[:PORT] where to listen: an IPv4 address, [IPv6] or a host name\n"
 		"                     (default: every address, port %u, or the next free one\n"
 		"                     up to %u when no port is given)\n"
+		"  --qemu-incoming URI QEMU: its own migration brings the devices to URI\n"
+		"                     (tcp:ADDR:PORT) after lmig has brought the RAM; QEMU\n"
+		"                     must wait with -incoming defer; needs --qmp\n"
+		"  --qmp PATH         the destination QEMU's QMP socket\n"
 		"  --json             {\"id\": N, \"uri\": \"lmig://...\", \"port\": P}\n",
 		LMIG_DEFAULT_PORT, LMIG_DEFAULT_PORT + MORE_PORTS);
 }
@@ -57,17 +65,37 @@ static int listen_once(int fd, int vmfd, struct lmig_endpoint *ep, __u32 *id,
 	return e;
 }
 
+static int listen_qemu(const char *qmp_path, const char *uri)
+{
+	char err[512];
+	struct qmp q;
+	int ret;
+
+	if (vmm_open(&q, qmp_path, err, sizeof(err))) {
+		fprintf(stderr, "lmctl: %s\n", err);
+		return -1;
+	}
+	ret = qemu_listen(&q, uri, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "lmctl: %s\n", err);
+	qmp_close(&q);
+	return ret;
+}
+
 int cmd_listen(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "vm-pid", required_argument, NULL, 'p' },
 		{ "bind", required_argument, NULL, 'b' },
+		{ "qmp", required_argument, NULL, 'q' },
+		{ "qemu-incoming", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lmig_endpoint ep = { .family = AF_INET, .port = LMIG_DEFAULT_PORT }, shown;
 	int opt, fd, vmfd, e, pid = 0, json = 0, port_given = 0;
+	const char *qmp_path = NULL, *qemu_uri = NULL;
 	char err[512], uri[URI_MAX];
 	__u8 token[LMIG_TOKEN_LEN];
 	__u32 id = 0;
@@ -84,6 +112,12 @@ int cmd_listen(int argc, char **argv)
 				fprintf(stderr, "lmctl: --bind: %s\n", err);
 				return 2;
 			}
+			break;
+		case 'q':
+			qmp_path = optarg;
+			break;
+		case 'i':
+			qemu_uri = optarg;
 			break;
 		case 'j':
 			json = 1;
@@ -105,6 +139,10 @@ int cmd_listen(int argc, char **argv)
 		fprintf(stderr, "lmctl: listen needs --vm-pid PID, the process id of the destination VMM\n");
 		return 2;
 	}
+	if (!qmp_path != !qemu_uri) {
+		fprintf(stderr, "lmctl: --qemu-incoming and --qmp go together: QEMU's QMP socket, and where its device state comes in\n");
+		return 2;
+	}
 	/* Listening on every address, the URI needs one the source can reach. */
 	shown = ep;
 	if (endpoint_is_any(&ep) && endpoint_from_host(&shown, err, sizeof(err))) {
@@ -112,6 +150,9 @@ int cmd_listen(int argc, char **argv)
 		return 1;
 	}
 
+	/* QEMU is ready for its device state before lmig waits for the RAM. */
+	if (qemu_uri && listen_qemu(qmp_path, qemu_uri))
+		return 1;
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;

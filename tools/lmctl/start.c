@@ -14,6 +14,7 @@
 #include "ipc.h"
 #include "lmctl.h"
 #include "progress.h"
+#include "qemu.h"
 #include "uri.h"
 #include "vmfd.h"
 #include "vmm.h"
@@ -23,7 +24,7 @@
 
 struct start_args {
 	int pid, json, wait, finalize_auto;
-	const char *to, *qmp;
+	const char *to, *qmp, *qemu_uri;
 	unsigned long downtime_limit_ms;
 	__u64 max_bandwidth;
 	struct lmig_endpoint remote;
@@ -32,7 +33,8 @@ struct start_args {
 
 #define SYNOPSIS \
 	"lmctl start --vm-pid PID --to URI [--downtime-limit MS] [--max-bandwidth RATE]\n" \
-	"                   [--finalize auto|manual] [--qmp PATH] [--wait] [--json]"
+	"                   [--finalize auto|manual] [--qmp PATH] [--qemu-migrate URI]\n" \
+	"                   [--wait] [--json]"
 
 static void help(void)
 {
@@ -54,6 +56,10 @@ static void help(void)
 		"  --finalize manual     leave that to 'lmctl finalize ID' (the default\n"
 		"                        without --qmp)\n"
 		"  --qmp PATH            the source VMM's QMP socket; implies --finalize auto\n"
+		"  --qemu-migrate URI    QEMU: lmig moves the RAM, then QEMU's own migration\n"
+		"                        moves the devices to URI (tcp:HOST:PORT, where the\n"
+		"                        destination's 'lmctl listen --qemu-incoming' listens);\n"
+		"                        needs --qmp; see Documentation/qemu.rst\n"
 		"  --wait                with manual finalize: wait until the session finishes\n"
 		"  --json                {\"id\": N}, or the summary as one JSON object\n"
 		"\n"
@@ -70,6 +76,7 @@ static int parse_args(int argc, char **argv, struct start_args *a)
 		{ "max-bandwidth", required_argument, NULL, 'b' },
 		{ "finalize", required_argument, NULL, 'f' },
 		{ "qmp", required_argument, NULL, 'q' },
+		{ "qemu-migrate", required_argument, NULL, 'm' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -108,6 +115,9 @@ static int parse_args(int argc, char **argv, struct start_args *a)
 		case 'q':
 			a->qmp = optarg;
 			break;
+		case 'm':
+			a->qemu_uri = optarg;
+			break;
 		case 'w':
 			a->wait = 1;
 			break;
@@ -129,6 +139,10 @@ static int parse_args(int argc, char **argv, struct start_args *a)
 	}
 	if (!a->pid || !a->to) {
 		fprintf(stderr, "lmctl: start needs --vm-pid PID, the process id of the source VMM, and --to URI, which 'lmctl listen' printed on the destination\n");
+		return 2;
+	}
+	if (a->qemu_uri && (!a->qmp || (finalize && strcmp(finalize, "auto")))) {
+		fprintf(stderr, "lmctl: --qemu-migrate finalizes by itself, through QEMU's QMP socket: it needs --qmp PATH and no --finalize manual\n");
 		return 2;
 	}
 	a->finalize_auto = finalize ? !strcmp(finalize, "auto") : a->qmp != NULL;
@@ -172,7 +186,7 @@ static int begin(int fd, int vmfd, const struct start_args *a, __u32 *id)
 }
 
 /* Migrates until converged, then hands the VM over. */
-static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
+static int finalize_auto(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json)
 {
 	struct lmig_session_wait w;
 	struct progress p;
@@ -227,7 +241,7 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, int json)
 	}
 	progress_end(&p);
 	fprintf(stderr, "lmctl: session %u converged: pausing the VM\n", id);
-	return handover(fd, id, q, json);
+	return handover(fd, id, q, qemu_uri, json);
 }
 
 /* Manual finalize, waiting: someone runs 'lmctl finalize ID'. */
@@ -279,6 +293,12 @@ int cmd_start(int argc, char **argv)
 		fprintf(stderr, "lmctl: %s\n", err);
 		return 1;
 	}
+	/* A QEMU whose migration lmig cannot share is refused before anything starts. */
+	if (a.qemu_uri && qemu_prepare(&q, err, sizeof(err))) {
+		fprintf(stderr, "lmctl: %s\n", err);
+		qmp_close(&q);
+		return 1;
+	}
 	ret = 1;
 	fd = ipc_open();
 	if (fd < 0)
@@ -308,7 +328,7 @@ int cmd_start(int argc, char **argv)
 	fflush(stdout);
 	ret = 0;
 	if (a.finalize_auto)
-		ret = finalize_auto(fd, id, &q, a.json);
+		ret = finalize_auto(fd, id, &q, a.qemu_uri, a.json);
 	else if (a.wait)
 		ret = wait_end(fd, id, a.json);
 out_vmfd:

@@ -7,7 +7,7 @@
 
 #include "vmm.h"
 
-static int run(struct qmp *q, const char *cmd, const char *args, char *err, size_t errlen)
+int vmm_run(struct qmp *q, const char *cmd, const char *args, char *err, size_t errlen)
 {
 	char why[256];
 	struct json *r = qmp_run(q, cmd, args, why, sizeof(why));
@@ -50,12 +50,12 @@ int vmm_running(struct qmp *q, char *err, size_t errlen)
 
 int vmm_stop(struct qmp *q, char *err, size_t errlen)
 {
-	return run(q, "stop", NULL, err, errlen);
+	return vmm_run(q, "stop", NULL, err, errlen);
 }
 
 int vmm_cont(struct qmp *q, char *err, size_t errlen)
 {
-	return run(q, "cont", NULL, err, errlen);
+	return vmm_run(q, "cont", NULL, err, errlen);
 }
 
 /* Only base64 goes into a JSON string unquoted, and only base64 is state. */

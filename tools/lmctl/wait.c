@@ -13,6 +13,7 @@
 #include "ipc.h"
 #include "lmctl.h"
 #include "progress.h"
+#include "qemu.h"
 #include "vmm.h"
 
 #define SYNOPSIS "lmctl wait ID [--qmp PATH] [--json]"
@@ -25,7 +26,9 @@ static void help(void)
 		"Waits until session ID has finished and exits 0 only if it completed.\n"
 		"\n"
 		"  --qmp PATH  the destination VMM's QMP socket: once completed, load the\n"
-		"              state the source sent (x-load-state) and resume the VM (cont)\n"
+		"              state the source sent (x-load-state) and resume the VM (cont);\n"
+		"              for QEMU (lmctl listen --qemu-incoming), wait until its own\n"
+		"              migration has brought the devices and it runs\n"
 		"  --json      the summary as one JSON object\n");
 }
 
@@ -36,6 +39,15 @@ static int resume_here(struct qmp *q, __u32 id, const char *blob, __u32 len)
 		"the VM never ran here: quit this VMM; the source VMM is paused and intact, and may be resumed there (QMP 'cont')";
 	char err[512];
 
+	/* QEMU's device state comes by QEMU's own migration; QEMU runs then. */
+	if (!len && qemu_is(q)) {
+		fprintf(stderr, "lmctl: session %u completed: waiting for QEMU's device state\n", id);
+		if (!qemu_wait_incoming(q, err, sizeof(err)))
+			return 0;
+		fprintf(stderr, "lmctl: %s\n", err);
+		fprintf(stderr, "lmctl: the guest's memory is here; QEMU runs once its device state has come in, and not before\n");
+		return interrupted ? 128 + interrupted : 1;
+	}
 	if (!len) {
 		fprintf(stderr, "lmctl: the source sent no VMM state (finalized without --qmp?): session %u's VM stays paused\n",
 			id);
