@@ -45,7 +45,7 @@ struct lmig_harvest {
 	size_t scratch_len;
 	bool *enabled;			/* slots this worker turned logging on for */
 	unsigned long **bitmaps;	/* per slot, the last harvest */
-	char why[160];			/* what the last failure was */
+	char why[128];			/* what the last failure was */
 };
 
 static u32 kvm_slot(const struct lmig_slot *s)
@@ -184,7 +184,7 @@ static long enable_logging(struct lmig_harvest *h)
 			return layout_changed(h, s);
 		if (flags & KVM_MEM_LOG_DIRTY_PAGES) {
 			snprintf(h->why, sizeof(h->why),
-				 "slot %u (gpa 0x%llx) is dirty-logged by its VMM already (a display, or its own migration?): two readers of one log lose pages",
+				 "slot %u (gpa 0x%llx) is dirty-logged by its VMM already (a display?): lmig would lose pages",
 				 s->id, s->base_gfn << PAGE_SHIFT);
 			return -EBUSY;
 		}

@@ -189,11 +189,13 @@ peer_listen() {
 # [QEMU OPTION...] runs it with 128 MiB in a shared memfd backend (the
 # layout lmig's QEMU migration wants), its serial port through the FIFOs
 # /tmp/NAME.ser.{in,out} (the output copied to /tmp/NAME.log), QMP on
-# /tmp/NAME.qmp, and waits until QMP answers. pid_NAME is its pid. Every
-# QEMU started so is killed when the test exits.
-QGUEST_MEM="-m 128M -object memory-backend-memfd,id=ram,size=128M,share=on -machine memory-backend=ram"
+# /tmp/NAME.qmp, and waits until QMP answers. pid_NAME and /tmp/NAME.pid
+# hold its pid. Every QEMU started so is killed when the test exits.
+# QGUEST_MEM replaces the memory options; qguest_mem SIZE gives the shared ones.
+qguest_mem() { echo "-m $1 -object memory-backend-memfd,id=ram,size=$1,share=on -machine memory-backend=ram"; }
+QGUEST_MEM=$(qguest_mem 128M)
 qguest_start() {
-	local name=$1 i
+	local name=$1 i cpus tid
 	shift
 	[ -f "$RIG_REPO/build/qguest.bin" ] || fail "no build/qguest.bin: run make tools"
 	rm -f "/tmp/$name.ser.in" "/tmp/$name.ser.out" "/tmp/$name.qmp" "/tmp/$name.log"
@@ -206,11 +208,22 @@ qguest_start() {
 		>"/tmp/$name.qemu.log" 2>&1 &
 	lmvm_pids+=($!)
 	eval "pid_$name=$!"
-	cat "/tmp/$name.ser.out" >"/tmp/$name.log" &
+	echo $! >"/tmp/$name.pid"
+	cat "/tmp/$name.ser.out" >"/tmp/$name.log" 2>/dev/null </dev/null &
 	lmvm_pids+=($!)
 	for i in $(seq 100); do
-		[ -S "/tmp/$name.qmp" ] && timeout 10 qmp "/tmp/$name.qmp" query-status >/dev/null 2>&1 &&
+		if [ -S "/tmp/$name.qmp" ] &&
+			cpus=$(timeout 10 qmp "/tmp/$name.qmp" query-cpus-fast 2>/dev/null); then
+			# qguest polls and never idles, and the host has one CPU: its
+			# vCPU runs when nothing else wants to, or a migration would
+			# get a third of the CPU and never catch up with it.
+			# (props has a thread-id too: the thread's index in its core)
+			for tid in $(printf '%s\n' "$cpus" | sed 's/"props": {[^}]*}//g' |
+				grep -o '"thread-id": [0-9]*' | grep -o '[0-9]*$'); do
+				chrt --idle -p 0 "$tid" >/dev/null
+			done
 			return 0
+		fi
 		kill -0 "$(eval echo "\$pid_$name")" 2>/dev/null || break
 		sleep 0.2
 	done
@@ -244,7 +257,18 @@ qguest_check() {
 # qguest_stop NAME: quits QEMU NAME (qguest never idles: it costs a CPU).
 qguest_stop() {
 	local pid
-	pid=$(eval echo "\$pid_$1")
+	pid=$(cat "/tmp/$1.pid")
 	kill "$pid" 2>/dev/null || true
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+}
+
+# The same on host B: peer_qguest NAME FUNCTION [ARGS...] runs qguest_start
+# (the QEMU is killed when the test exits), qguest_wait, qguest_check or
+# qguest_stop there.
+peer_qguest() {
+	local name=$1 fn=$2 q=
+	shift 2
+	[ $# -eq 0 ] || q=$(printf ' %q' "$@")
+	[ "$fn" != qguest_start ] || peer_vms+=("$name")
+	on_peer ". \"\$RIG_REPO/tests/lib.sh\"; trap - EXIT; $fn $name$q"
 }

@@ -174,6 +174,28 @@ show_new() {
 	done
 	shown=$total
 }
+# A test's own timeout runs on host A's clock. A host whose clock stood
+# still (a nested guest once froze one: no timer fired, nothing ran) never
+# ends the test, so the test's timeout is also counted here, with room for
+# the kernel checks after it; past that the hosts are stopped.
+watch_line=
+watch_since=0
+hung() {
+	local line limit
+	line=$(grep -E '^# .*: started, timeout [0-9]+s$|^(not )?ok ' "$tap" 2>/dev/null | tail -n1)
+	if [ "$line" != "$watch_line" ]; then
+		watch_line=$line
+		watch_since=$(date +%s)
+	fi
+	case $watch_line in
+	"# "*": started, timeout "*) ;;
+	*) return 1 ;;
+	esac
+	limit=${watch_line##* }
+	limit=$((${limit%s} + 300))
+	[ $(($(date +%s) - watch_since)) -gt "$limit" ] || return 1
+	say "$kernel/$topology: ${watch_line#\# }, and no result ${limit}s later: host A hangs, stopping the hosts"
+}
 while :; do
 	alive=0
 	for r in "${roles[@]}"; do
@@ -185,6 +207,7 @@ while :; do
 	fi
 	show_new
 	[ $alive -eq 1 ] || break
+	hung && break
 	if [ $(($(date +%s) - start)) -gt "$budget" ]; then
 		say "$kernel/$topology: hosts still running after ${budget}s, stopping them"
 		break

@@ -150,9 +150,6 @@ int cmd_listen(int argc, char **argv)
 		return 1;
 	}
 
-	/* QEMU is ready for its device state before lmig waits for the RAM. */
-	if (qemu_uri && listen_qemu(qmp_path, qemu_uri))
-		return 1;
 	fd = ipc_open();
 	if (fd < 0)
 		return 1;
@@ -169,16 +166,24 @@ int cmd_listen(int argc, char **argv)
 		ep.port++;
 	}
 	close(vmfd);
-	close(fd);
 	if (e == -EADDRINUSE && !port_given) {
 		fprintf(stderr, "lmctl: ports %u to %u are all in use: name a free one with --bind ADDR:PORT\n",
 			LMIG_DEFAULT_PORT, LMIG_DEFAULT_PORT + MORE_PORTS);
+		close(fd);
 		return 1;
 	}
 	if (e) {
 		fprintf(stderr, "lmctl: %s\n", err);
+		close(fd);
 		return 1;
 	}
+	/* QEMU waits for its device state; one that cannot leaves no session. */
+	if (qemu_uri && listen_qemu(qmp_path, qemu_uri)) {
+		ipc_session_end(fd, id);
+		close(fd);
+		return 1;
+	}
+	close(fd);
 	if (!endpoint_is_any(&ep))
 		shown = ep;
 	shown.port = ep.port;

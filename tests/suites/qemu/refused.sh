@@ -13,6 +13,8 @@
 . "$RIG_REPO/tests/lib.sh"
 
 lmig_loaded || insmod "$LMIG_KO"
+# Small guests: what is refused here is not their size.
+QGUEST_MEM=$(qguest_mem 32M)
 # Refusals come before anything connects: no destination needed.
 TO="lmig://127.0.0.1:7471/$(printf '%064d' 0)"
 
@@ -41,13 +43,13 @@ expect_refused qvga "PCI device .*VGA" \
 	lmctl start --vm-pid "$pid_qvga" --to "$TO" --qmp /tmp/qvga.qmp --qemu-migrate tcp:127.0.0.1:4444
 qguest_stop qvga
 
-QGUEST_MEM="-m 128M" qguest_start qplain
+QGUEST_MEM="-m 32M" qguest_start qplain
 qguest_wait qplain "qguest: beat 1," 180
-expect_refused qplain "not a memory backend" \
+expect_refused qplain "is not shared" \
 	lmctl start --vm-pid "$pid_qplain" --to "$TO" --qmp /tmp/qplain.qmp --qemu-migrate tcp:127.0.0.1:4444
 qguest_stop qplain
 
-QGUEST_MEM="-m 128M -object memory-backend-memfd,id=ram,size=128M,share=off -machine memory-backend=ram" \
+QGUEST_MEM="$(qguest_mem 32M | sed 's/share=on/share=off/')" \
 	qguest_start qprivate
 qguest_wait qprivate "qguest: beat 1," 180
 expect_refused qprivate "is not shared" \
