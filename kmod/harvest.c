@@ -22,8 +22,10 @@
  * harvest would clear what the other has not read, and pages would be
  * lost. So is a layout the VMM changed after the session began: the
  * old one would miss pages, and restoring its flags could bring back a
- * slot the VMM removed. Each harvest checks first; a VMM changing a slot
- * in the instant between is found by the next one.
+ * slot the VMM removed. Each harvest checks before and after it reads the
+ * log. lmig cannot hold KVM's slots_lock across its own ioctls, so a slot
+ * redefined in the instant between a check and the ioctl is caught only
+ * by the check after it.
  *
  * These run in a session's worker thread; measure.c and source.c own it.
  */
@@ -44,6 +46,7 @@ struct lmig_harvest {
 	unsigned long scratch;		/* user address in the VMM's mm */
 	size_t scratch_len;
 	bool *enabled;			/* slots this worker turned logging on for */
+	u32 *flags;			/* their flags before, given back after */
 	unsigned long **bitmaps;	/* per slot, the last harvest */
 	char why[128];			/* what the last failure was */
 };
@@ -104,7 +107,7 @@ static long check_layout(struct lmig_harvest *h)
 	for (i = 0; i < h->vm->nslots; i++) {
 		s = &h->vm->slots[i];
 		if (lmig_vm_slot_now(h->vm, i, &flags) ||
-		    flags != (s->flags | KVM_MEM_LOG_DIRTY_PAGES))
+		    flags != (h->flags[i] | KVM_MEM_LOG_DIRTY_PAGES))
 			return layout_changed(h, s);
 	}
 	if (lmig_vm_slot_count_same(h->vm))
@@ -159,7 +162,8 @@ long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	/* A slot changed while it was harvested would go unseen until the next round. */
+	return check_layout(h);
 }
 
 const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 slot)
@@ -188,6 +192,7 @@ static long enable_logging(struct lmig_harvest *h)
 				 s->id, s->base_gfn << PAGE_SHIFT);
 			return -EBUSY;
 		}
+		h->flags[i] = flags;
 		ret = set_flags(h, s, flags | KVM_MEM_LOG_DIRTY_PAGES);
 		if (ret) {
 			snprintf(h->why, sizeof(h->why),
@@ -212,9 +217,9 @@ static void restore_logging(struct lmig_harvest *h)
 			continue;
 		h->enabled[i] = false;
 		if (lmig_vm_slot_now(h->vm, i, &flags) ||
-		    flags != (s->flags | KVM_MEM_LOG_DIRTY_PAGES))
+		    flags != (h->flags[i] | KVM_MEM_LOG_DIRTY_PAGES))
 			continue;
-		if (set_flags(h, s, s->flags))
+		if (set_flags(h, s, h->flags[i]))
 			pr_warn_ratelimited("session %u: could not turn dirty logging off again on slot %u\n",
 					    h->session, s->id);
 	}
@@ -265,6 +270,7 @@ void lmig_harvest_free(struct lmig_harvest *h)
 		for (i = 0; i < h->vm->nslots; i++)
 			kvfree(h->bitmaps[i]);
 	kfree(h->bitmaps);
+	kfree(h->flags);
 	kfree(h->enabled);
 	kfree(h);
 }
@@ -281,8 +287,9 @@ struct lmig_harvest *lmig_harvest_alloc(struct lmig_vm *vm, u32 session)
 	h->vm = vm;
 	h->session = session;
 	h->enabled = kcalloc(vm->nslots, sizeof(*h->enabled), GFP_KERNEL);
+	h->flags = kcalloc(vm->nslots, sizeof(*h->flags), GFP_KERNEL);
 	h->bitmaps = kcalloc(vm->nslots, sizeof(*h->bitmaps), GFP_KERNEL);
-	if (!h->enabled || !h->bitmaps)
+	if (!h->enabled || !h->flags || !h->bitmaps)
 		goto fail;
 	for (i = 0; i < vm->nslots; i++) {
 		biggest = max(biggest, bitmap_bytes(&vm->slots[i]));

@@ -220,7 +220,8 @@ qguest_start() {
 			# (props has a thread-id too: the thread's index in its core)
 			for tid in $(printf '%s\n' "$cpus" | sed 's/"props": {[^}]*}//g' |
 				grep -o '"thread-id": [0-9]*' | grep -o '[0-9]*$'); do
-				chrt --idle -p 0 "$tid" >/dev/null
+				chrt --idle -p 0 "$tid" >/dev/null ||
+					fail "cannot make the vCPU thread $tid of $name SCHED_IDLE"
 			done
 			return 0
 		fi
@@ -249,6 +250,8 @@ qguest_check() {
 		[ "$(grep -c "qguest: check" "/tmp/$1.log" || true)" -gt "$before" ] && break
 		sleep 0.2
 	done
+	[ "$(grep -c "qguest: check" "/tmp/$1.log" || true)" -gt "$before" ] ||
+		fail "$1: the guest did not answer its check within 120 s: $(tail -n 3 "/tmp/$1.log")"
 	grep "qguest: check" "/tmp/$1.log" | tail -n1 | grep -q "check ok" ||
 		fail "$1: $(grep "qguest: check" "/tmp/$1.log" | tail -n1)"
 	note "$1: $(grep "qguest: check" "/tmp/$1.log" | tail -n1)"

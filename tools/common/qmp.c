@@ -58,6 +58,12 @@ static struct json *read_reply(struct qmp *q, char *err, size_t errlen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/*
+			 * Replies carry no id: a late one would pass for the
+			 * answer to the next command. Nothing more is said here.
+			 */
+			close(q->fd);
+			q->fd = -1;
 			snprintf(err, errlen, "the VMM did not answer within %d s", REPLY_TIMEOUT_S);
 			return NULL;
 		}
@@ -88,6 +94,11 @@ struct json *qmp_run(struct qmp *q, const char *cmd, const char *args, char *err
 		     args ? args : "");
 	if (n < 0)
 		return NULL;
+	if (q->fd < 0) {
+		free(msg);
+		snprintf(err, errlen, "the VMM stopped answering QMP earlier");
+		return NULL;
+	}
 	if (io_write_all(q->fd, msg, n)) {
 		free(msg);
 		snprintf(err, errlen, "cannot send to the VMM: %s", strerror(errno));

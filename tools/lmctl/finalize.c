@@ -135,9 +135,16 @@ static int send_devices(const struct lmig_status *st, const struct end *e)
 {
 	double qemu_ms = 0, done_at;
 	char err[512];
+	int ret;
 
 	fprintf(stderr, "lmctl: lmig completed: QEMU sends the device state to %s\n", e->qemu_uri);
-	if (qemu_send_devices(e->q, e->qemu_uri, &qemu_ms, err, sizeof(err))) {
+	ret = qemu_send_devices(e->q, e->qemu_uri, &qemu_ms, err, sizeof(err));
+	if (ret == QEMU_UNKNOWN) {
+		fprintf(stderr, "lmctl: %s\n", err);
+		fprintf(stderr, "lmctl: lmctl cannot tell how QEMU's migration ended, and the VM stays paused here: if the destination QEMU runs, quit this one; if it does not, resume this one (QMP 'cont')\n");
+		return LMCTL_EXIT_IN_DOUBT;
+	}
+	if (ret) {
 		fprintf(stderr, "lmctl: %s%s\n", interrupted ? "interrupted: " : "", err);
 		fprintf(stderr, "lmctl: the destination QEMU has not run and cannot: quit it\n");
 		resume(e->q, e->paused);
@@ -148,6 +155,26 @@ static int send_devices(const struct lmig_status *st, const struct end *e)
 	fprintf(stderr, "lmctl: QEMU sent the device state in %.0f ms: the VM runs at the destination; quit the source QEMU, never resume it\n",
 		qemu_ms);
 	return 0;
+}
+
+int qemu_finalized_elsewhere(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json)
+{
+	struct end e = { .q = q, .qemu_uri = qemu_uri, .json = json };
+	char err[512];
+	int running = vmm_running(q, err, sizeof(err));
+
+	/*
+	 * A finalize that left the VM running sent a last round the guest
+	 * has written past: its devices must not follow.
+	 */
+	if (running) {
+		fprintf(stderr, "lmctl: session %u was finalized by someone else %s: QEMU's device state is not sent, so the destination cannot run; the VM stays here (quit the destination QEMU)\n",
+			id, running > 0 ? "while the VM ran" : "and QEMU cannot say whether the VM ran");
+		return 1;
+	}
+	fprintf(stderr, "lmctl: session %u was finalized by someone else, the VM paused: waiting for its end\n",
+		id);
+	return settle(fd, id, &e);
 }
 
 /*
@@ -189,6 +216,15 @@ static int settle(int fd, __u32 id, const struct end *e)
 			fprintf(stderr, "lmctl: the interrupt came too late: the migration had completed\n");
 		fprintf(stderr, "lmctl: the VM is the destination's now: quit the source VMM, never resume it\n");
 		return 0;
+	}
+	if (st.state == LMIG_STATE_IN_DOUBT && e->qemu_uri) {
+		/* The destination QEMU has no device state: it cannot run. */
+		if (e->json)
+			summary_print(&st, -1, -1, 1);
+		fprintf(stderr, "lmctl: session %u: %.*s; but QEMU's device state was never sent, so the destination QEMU cannot run: quit it\n",
+			id, (int)sizeof(st.message), st.message);
+		resume(e->q, e->paused);
+		return 1;
 	}
 	if (st.state == LMIG_STATE_IN_DOUBT) {
 		in_doubt(&st, e->json);

@@ -22,6 +22,12 @@
 int handover(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json);
 
 /*
+ * With qemu_uri, when another lmctl finalized the session: QEMU's device
+ * state follows only if the VM was paused, and only once lmig completed.
+ */
+int qemu_finalized_elsewhere(int fd, __u32 id, struct qmp *q, const char *qemu_uri, int json);
+
+/*
  * The exit status when nobody knows which host has the VM: FINAL went
  * out and its ACK never came. Neither side may be resumed blindly.
  */

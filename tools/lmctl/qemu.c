@@ -61,6 +61,36 @@ static const struct json *loud_device(const struct json *devices)
 	return NULL;
 }
 
+/* Virtio devices on any transport (microvm's are virtio-mmio): their rings live in guest RAM. */
+static int check_virtio(struct qmp *q, const char *path, char *err, size_t errlen)
+{
+	const struct json *list;
+	const char *type, *name;
+	char why[256] = "", *args;
+	struct json *r;
+	int i, ret = 0;
+
+	if (asprintf(&args, "{\"path\": \"%s\"}", path) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r = qmp_run(q, "qom-list", args, why, sizeof(why));
+	free(args);
+	list = r ? json_get(r, "return") : NULL;
+	for (i = 0; list && list->type == JSON_ARRAY && i < list->n && !ret; i++) {
+		type = json_str(list->items[i], "type");
+		name = json_str(list->items[i], "name");
+		if (!type || (strncmp(type, "child<virtio-", 13) && strncmp(type, "child<vhost-", 12)))
+			continue;
+		snprintf(err, errlen,
+			 "QEMU has device '%s' (%s): a virtio device writes guest memory where KVM's dirty log does not see it, and lmig would miss those pages (see Documentation/qemu.rst)",
+			 name ?: "?", type + 6);
+		ret = -1;
+	}
+	json_free(r);
+	return ret;
+}
+
 static int check_devices(struct qmp *q, char *err, size_t errlen)
 {
 	const struct json *buses, *blocks, *d;
@@ -89,6 +119,10 @@ static int check_devices(struct qmp *q, char *err, size_t errlen)
 	json_free(r);
 	if (ret)
 		return ret;
+
+	if (check_virtio(q, "/machine/peripheral", err, errlen) ||
+	    check_virtio(q, "/machine/peripheral-anon", err, errlen))
+		return -1;
 
 	r = qmp_run(q, "query-block", NULL, why, sizeof(why));
 	if (!r) {
@@ -251,23 +285,28 @@ static char *migrate_status(struct qmp *q, double *total_ms, char *err, size_t e
 
 int qemu_send_devices(struct qmp *q, const char *uri, double *ms, char *err, size_t errlen)
 {
-	int cancelled = 0, ret = -1;
+	int cancelled = 0, ret = QEMU_UNKNOWN;
 	char *st;
 
+	/* Refused: nothing was sent. */
 	if (run_uri(q, "migrate", uri, err, errlen))
 		return -1;
 	for (;;) {
 		st = migrate_status(q, ms, err, errlen);
 		if (!st)
-			return -1;
+			return QEMU_UNKNOWN;
 		if (!strcmp(st, "completed")) {
 			ret = 0;
 			break;
 		}
-		if (!strcmp(st, "failed"))
+		/* Failed or cancelled: the destination has not loaded it all, and exits. */
+		if (!strcmp(st, "failed")) {
+			ret = -1;
 			break;
+		}
 		if (!strcmp(st, "cancelled")) {
 			snprintf(err, errlen, "QEMU's migration was cancelled");
+			ret = -1;
 			break;
 		}
 		/* QEMU cancels its own migration; the VM then stays here. */
@@ -282,40 +321,63 @@ int qemu_send_devices(struct qmp *q, const char *uri, double *ms, char *err, siz
 	return ret;
 }
 
+void qemu_unprepare(struct qmp *q)
+{
+	char err[256];
+
+	vmm_run(q, "migrate-set-capabilities",
+		"{\"capabilities\": [{\"capability\": \"x-ignore-shared\", \"state\": false}]}",
+		err, sizeof(err));
+}
+
+/* QEMU's status, or NULL with err set. */
+static char *status(struct qmp *q, char *err, size_t errlen)
+{
+	char why[256] = "";
+	struct json *r = qmp_run(q, "query-status", NULL, why, sizeof(why));
+	const char *st = r ? json_str(json_get(r, "return"), "status") : NULL;
+	char *copy = st ? strdup(st) : NULL;
+
+	if (!copy)
+		snprintf(err, errlen, "QEMU cannot say its status (%s): did it exit? Its log says why",
+			 r ? "no status in its reply" : why);
+	json_free(r);
+	return copy;
+}
+
 int qemu_wait_incoming(struct qmp *q, char *err, size_t errlen)
 {
-	char why[256];
-	struct json *r;
-	const char *st;
+	char *st, *mig;
+	int ret = -1;
 
 	for (;;) {
 		if (interrupted) {
 			snprintf(err, errlen, "interrupted");
 			return -1;
 		}
-		r = qmp_run(q, "query-status", NULL, why, sizeof(why));
-		st = r ? json_str(json_get(r, "return"), "status") : NULL;
-		if (!st) {
-			snprintf(err, errlen, "QEMU did not finish its incoming migration (%s): did it exit? Its log says why",
-				 why);
-			json_free(r);
+		st = status(q, err, errlen);
+		if (!st)
 			return -1;
-		}
 		if (strcmp(st, "inmigrate"))
 			break;
-		json_free(r);
+		free(st);
 		sleep_ms(POLL_MS);
 	}
-	/* Started with -S, QEMU waits for cont after its migration. */
-	if (!strcmp(st, "paused") || !strcmp(st, "prelaunch")) {
-		json_free(r);
-		return vmm_run(q, "cont", NULL, err, errlen);
-	}
-	if (strcmp(st, "running")) {
+	/* Only a QEMU that loaded the device state may run. */
+	mig = migrate_status(q, NULL, err, errlen);
+	if (!mig || strcmp(mig, "completed")) {
+		if (mig && strcmp(mig, "failed"))
+			snprintf(err, errlen, "QEMU is %s and its incoming migration %s: it has no device state and must not run",
+				 st, mig);
+	} else if (!strcmp(st, "paused") || !strcmp(st, "prelaunch")) {
+		/* Started with -S, QEMU waits for cont after its migration. */
+		ret = vmm_run(q, "cont", NULL, err, errlen);
+	} else if (strcmp(st, "running")) {
 		snprintf(err, errlen, "QEMU is %s after its incoming migration", st);
-		json_free(r);
-		return -1;
+	} else {
+		ret = 0;
 	}
-	json_free(r);
-	return 0;
+	free(mig);
+	free(st);
+	return ret;
 }

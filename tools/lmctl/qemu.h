@@ -22,9 +22,19 @@ int qemu_is(struct qmp *q);
 int qemu_prepare(struct qmp *q, char *err, size_t errlen);
 /* The destination: prepared, waiting (-incoming defer), now listening at uri. */
 int qemu_listen(struct qmp *q, const char *uri, char *err, size_t errlen);
-/* The source, paused: QEMU's migration to uri until it ends; *ms its total time. */
+/*
+ * The source, paused: QEMU's migration to uri until it ends; *ms its
+ * total time. -1 when it failed, so that the destination never loaded
+ * the devices; QEMU_UNKNOWN when QEMU cannot say how it ended.
+ */
+#define QEMU_UNKNOWN	(-2)
 int qemu_send_devices(struct qmp *q, const char *uri, double *ms, char *err, size_t errlen);
-/* The destination: until QEMU has its device state and runs (cont after -S). */
+/* Clears x-ignore-shared again: a later QEMU migration of its own must carry the RAM. */
+void qemu_unprepare(struct qmp *q);
+/*
+ * The destination: until QEMU's incoming migration has ended; then it must
+ * have completed, and QEMU runs (cont after -S).
+ */
 int qemu_wait_incoming(struct qmp *q, char *err, size_t errlen);
 
 #endif

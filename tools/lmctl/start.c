@@ -220,6 +220,10 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, const char *qemu_uri, 
 			break;
 		if (st.state != LMIG_STATE_ACTIVE) {
 			progress_end(&p);
+			if (qemu_uri && (st.state == LMIG_STATE_FINALIZING ||
+					 st.state == LMIG_STATE_COMPLETED ||
+					 st.state == LMIG_STATE_IN_DOUBT))
+				return qemu_finalized_elsewhere(fd, id, q, qemu_uri, json);
 			/* Finalized by hand meanwhile: that lmctl resumes the VM if need be. */
 			if (st.state == LMIG_STATE_FINALIZING) {
 				fprintf(stderr, "lmctl: session %u was finalized by someone else; waiting\n", id);
@@ -335,6 +339,9 @@ out_vmfd:
 	close(vmfd);
 out_fd:
 	close(fd);
+	/* Left set, it would make a later QEMU migration of its own leave the RAM behind. */
+	if (a.qemu_uri && ret)
+		qemu_unprepare(&q);
 out_qmp:
 	if (a.finalize_auto)
 		qmp_close(&q);
