@@ -35,6 +35,26 @@ lmig_loaded() { [ -d /sys/module/lmig ]; }
 # lmvm VMs, by name: lmvm_start NAME ARGS... runs "lmvm run ARGS" with its
 # QMP socket at /tmp/NAME.qmp and its output in /tmp/NAME.log, and waits
 # until it answers. Every VM started so is killed when the test exits.
+# load RATE: a rate (bytes/s, K/M/G as lmvm and lmctl take them) divided
+# by RIG_LOAD_DIVISOR, which a slow kernel sets (the debug kernel's link
+# under TCG carries a few hundred KiB/s). "max" and 0 stay as they are.
+load() {
+	local n=${1%[KMGkmg]} u=${1##*[0-9]} m=1
+	case $1 in max | 0) echo "$1"; return ;; esac
+	case $u in K | k) m=1024 ;; M | m) m=$((1024 * 1024)) ;; G | g) m=$((1024 * 1024 * 1024)) ;; esac
+	echo $((n * m / ${RIG_LOAD_DIVISOR:-1}))
+}
+
+# The arguments, quoted for eval, with each --dirty-rate's rate through load.
+loaded_args() {
+	local a next=
+	for a in "$@"; do
+		if [ -n "$next" ]; then a=$(load "$a"); next=; fi
+		[ "$a" != --dirty-rate ] || next=1
+		printf '%q ' "$a"
+	done
+}
+
 lmvm_pids=()
 lmvm_cleanup() {
 	local p
@@ -48,6 +68,7 @@ trap lmvm_cleanup EXIT
 lmvm_start() {
 	local name=$1
 	shift
+	eval "set -- $(loaded_args "$@")"
 	rm -f "/tmp/$name.qmp"
 	lmvm run "$@" --qmp "/tmp/$name.qmp" >"/tmp/$name.log" 2>&1 &
 	lmvm_pids+=($!)
@@ -85,6 +106,7 @@ expect_check_ok() {
 peer_lmvm_start() {
 	local name=$1
 	shift
+	eval "set -- $(loaded_args "$@")"
 	on_peer "rm -f /tmp/$name.qmp; lmvm run $* --qmp /tmp/$name.qmp >/tmp/$name.log 2>&1 & echo \$! >/tmp/$name.pid"
 	peer_vms+=("$name")
 	for _ in $(seq 100); do

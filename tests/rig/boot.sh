@@ -13,9 +13,11 @@
 #
 # Environment: RIG_MEM (MiB per host, default 2048), RIG_SMP (vCPUs per
 # host, default 1), RIG_BOOT_TIMEOUT (s, default 120), RIG_TIMEOUT_SCALE
-# (each test's timeout is multiplied by it, default 1). The debug kernel
-# defaults to 3072 MiB (KASAN's shadow and kmemleak's pool), 600 s and a
-# scale of 4 (everything under TCG runs several times slower).
+# (each test's timeout is multiplied by it, default 1), RIG_LOAD_DIVISOR
+# (guests' dirty rates are divided by it, default 1: load in tests/lib.sh).
+# The debug kernel defaults to 3072 MiB (KASAN's shadow and kmemleak's
+# pool), 600 s, a scale of 4 and a divisor of 8 (everything under TCG runs
+# several times slower, and its link carries a few hundred KiB/s).
 
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -51,8 +53,10 @@ port=$(free_port)
 
 if [ "$kernel" = debug ]; then
 	: "${RIG_MEM:=3072}" "${RIG_BOOT_TIMEOUT:=600}" "${RIG_TIMEOUT_SCALE:=4}"
+	: "${RIG_LOAD_DIVISOR:=8}"
 fi
 export RIG_TIMEOUT_SCALE=${RIG_TIMEOUT_SCALE:-1}
+export RIG_LOAD_DIVISOR=${RIG_LOAD_DIVISOR:-1}
 budget=${RIG_BOOT_TIMEOUT:-120}
 for t in "${tests[@]}"; do
 	budget=$((budget + $(test_timeout "$REPO/$t") + 15))
@@ -80,6 +84,7 @@ for i in "${!roles[@]}"; do
 		RIG_OUT=$dir
 		RIG_TESTS="${tests[*]}"
 		RIG_TIMEOUT_SCALE=$RIG_TIMEOUT_SCALE
+		RIG_LOAD_DIVISOR=$RIG_LOAD_DIVISOR
 		LMIG_KO=$(module_dir "$kernel")/lmig.ko
 	EOT
 	sed -i 's/^\t*//; s/^/export /' "$dir/env"

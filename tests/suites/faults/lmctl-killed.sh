@@ -127,7 +127,7 @@ for delay in 0 0.5 1.5; do
 	listen=$(peer_listen "dst$n")
 	dst_id=$(field "$listen" id)
 	id=$(field "$(lmctl start --vm-pid "$(eval echo "\$pid_src$n")" --to "$(field "$listen" uri)" \
-		--max-bandwidth 4M --json)" id)
+		--max-bandwidth "$(load 4M)" --json)" id)
 	[ -n "$id" ] || fail "handover, delay $delay: lmctl start printed no id"
 	for _ in $(seq 600); do
 		[ "$(field "$(lmctl status "$id" --json)" rounds)" -ge 2 ] && break
