@@ -241,20 +241,19 @@ static int run_uri(struct qmp *q, const char *cmd, const char *uri, char *err, s
 
 int qemu_listen(struct qmp *q, const char *uri, char *err, size_t errlen)
 {
-	char why[256];
-	struct json *r;
-	const char *st;
+	char *st;
 	int ret;
 
 	if (qemu_prepare(q, err, errlen))
 		return -1;
-	r = qmp_run(q, "query-status", NULL, why, sizeof(why));
-	st = r ? json_str(json_get(r, "return"), "status") : NULL;
-	ret = st && !strcmp(st, "inmigrate") ? 0 : -1;
+	st = vmm_status(q, err, errlen);
+	if (!st)
+		return -1;
+	ret = strcmp(st, "inmigrate") ? -1 : 0;
 	if (ret)
 		snprintf(err, errlen, "the destination QEMU is %s, not waiting for a migration: start it with -incoming defer",
-			 st ?: why);
-	json_free(r);
+			 st);
+	free(st);
 	return ret ?: run_uri(q, "migrate-incoming", uri, err, errlen);
 }
 
@@ -330,21 +329,6 @@ void qemu_unprepare(struct qmp *q)
 		err, sizeof(err));
 }
 
-/* QEMU's status, or NULL with err set. */
-static char *status(struct qmp *q, char *err, size_t errlen)
-{
-	char why[256] = "";
-	struct json *r = qmp_run(q, "query-status", NULL, why, sizeof(why));
-	const char *st = r ? json_str(json_get(r, "return"), "status") : NULL;
-	char *copy = st ? strdup(st) : NULL;
-
-	if (!copy)
-		snprintf(err, errlen, "QEMU cannot say its status (%s): did it exit? Its log says why",
-			 r ? "no status in its reply" : why);
-	json_free(r);
-	return copy;
-}
-
 int qemu_wait_incoming(struct qmp *q, char *err, size_t errlen)
 {
 	char *st, *mig;
@@ -355,7 +339,7 @@ int qemu_wait_incoming(struct qmp *q, char *err, size_t errlen)
 			snprintf(err, errlen, "interrupted");
 			return -1;
 		}
-		st = status(q, err, errlen);
+		st = vmm_status(q, err, errlen);
 		if (!st)
 			return -1;
 		if (strcmp(st, "inmigrate"))

@@ -31,20 +31,29 @@ int vmm_open(struct qmp *q, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+char *vmm_status(struct qmp *q, char *err, size_t errlen)
+{
+	char why[256] = "";
+	struct json *r = qmp_run(q, "query-status", NULL, why, sizeof(why));
+	const char *st = r ? json_str(json_get(r, "return"), "status") : NULL;
+	char *copy = st ? strdup(st) : NULL;
+
+	if (!copy)
+		snprintf(err, errlen, "the VMM cannot say its status (%s): did it exit?",
+			 r ? "no status in its reply" : why);
+	json_free(r);
+	return copy;
+}
+
 int vmm_running(struct qmp *q, char *err, size_t errlen)
 {
-	char why[256];
-	struct json *r = qmp_run(q, "query-status", NULL, why, sizeof(why));
-	const char *s;
+	char *st = vmm_status(q, err, errlen);
 	int running;
 
-	if (!r) {
-		snprintf(err, errlen, "the VMM refused 'query-status': %s", why);
+	if (!st)
 		return -1;
-	}
-	s = json_str(json_get(r, "return"), "status");
-	running = s && !strcmp(s, "running");
-	json_free(r);
+	running = !strcmp(st, "running");
+	free(st);
 	return running;
 }
 

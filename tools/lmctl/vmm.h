@@ -16,6 +16,8 @@
 int vmm_open(struct qmp *q, const char *path, char *err, size_t errlen);
 /* Any command whose result does not matter, only that it succeeded. */
 int vmm_run(struct qmp *q, const char *cmd, const char *args, char *err, size_t errlen);
+/* Its run state ("running", "paused", "inmigrate"...), to free; NULL with err set. */
+char *vmm_status(struct qmp *q, char *err, size_t errlen);
 /* 1 if the VM runs, 0 if not (paused, or not started), -1 with err set. */
 int vmm_running(struct qmp *q, char *err, size_t errlen);
 int vmm_stop(struct qmp *q, char *err, size_t errlen);
