@@ -457,6 +457,7 @@ static void conn_close(struct lmig_conn *c, void (*release)(void *), void *arg)
 	c->cm = LMIG_CM_IDLE;
 	c->cm_error = 0;
 	c->wc_error = 0;
+	c->rq_drained = false;
 	c->tx_busy = 0;
 	c->writes = 0;
 	INIT_LIST_HEAD(&c->rx_ready);
@@ -789,6 +790,23 @@ static struct lmig_rx *take_rx(struct lmig_conn *c)
 	return rx;
 }
 
+/*
+ * A peer may hang up right after its last message: the destination does,
+ * once the source's ACK to FINAL is acknowledged on the wire. The
+ * DISCONNECTED event then races that message's completion, polled in
+ * softirq, and may be seen first. Draining the receive queue polls every
+ * completion that came before the hang-up, so the message is read and the
+ * source is not in doubt for nothing.
+ */
+static struct lmig_rx *take_last_rx(struct lmig_conn *c)
+{
+	if (!c->qp_created || c->rq_drained || READ_ONCE(c->cm) != LMIG_CM_CLOSED)
+		return NULL;
+	c->rq_drained = true;
+	ib_drain_rq(c->id->qp);
+	return take_rx(c);
+}
+
 struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
 {
 	unsigned long deadline = jiffies + timeout;
@@ -801,19 +819,21 @@ struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
 		left = wait_event_interruptible_timeout(c->wq, !list_empty(&c->rx_ready) ||
 							lmig_conn_error(c) || stopping(),
 							min_t(unsigned long, timeout, KEEPALIVE));
-		rx = take_rx(c);
+		/* NOPs are skipped, so that none hides a message behind it. */
+		while ((rx = take_rx(c) ?: take_last_rx(c)) && header_ok(rx) &&
+		       lmig_msg_type(rx) == LMIG_MSG_NOP) {
+			/* A dead QP takes no buffer back; close forgets them. */
+			err = lmig_conn_error(c) ? 0 : lmig_conn_repost(c, rx);
+			if (err)
+				return ERR_PTR(err);
+		}
 		if (rx && !header_ok(rx)) {
 			pr_debug("session %u: malformed message of %u bytes\n",
 				 c->session, rx->len);
 			return ERR_PTR(-EPROTO);
 		}
-		if (rx && lmig_msg_type(rx) != LMIG_MSG_NOP)
+		if (rx)
 			return rx;
-		if (rx) {
-			err = lmig_conn_repost(c, rx);
-			if (err)
-				return ERR_PTR(err);
-		}
 		err = lmig_conn_error(c);
 		if (err)
 			return ERR_PTR(err);

@@ -64,6 +64,7 @@ struct lmig_conn {
 	struct ib_pd *pd;
 	struct ib_cq *cq;
 	bool qp_created;
+	bool rq_drained;		/* the peer's last words are read */
 	u32 max_sge;			/* per data WRITE */
 	u32 fr_pages;			/* per fast-registered chunk; 0: none */
 
