@@ -31,7 +31,7 @@ TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qm
 	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz $(BIN)/rogue-peer
 COMMON := tools/common/json.c tools/common/qmp.c
 
-.PHONY: all module tools deps check demo style install dkms-install clean rig-build
+.PHONY: all module tools deps check demo bench style install dkms-install clean rig-build
 
 all: module tools
 
@@ -129,6 +129,10 @@ check: deps tools
 
 demo: deps tools
 	tests/demo.sh $(firstword $(KVERS))
+
+# lmig against ib_write_bw and QEMU's RDMA migration, on the rig's link.
+bench: deps tools
+	tests/bench.sh $(firstword $(KVERS))
 
 style: deps
 	tests/style.sh

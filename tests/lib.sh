@@ -214,8 +214,9 @@ peer_listen() {
 # /tmp/NAME.qmp, and waits until QMP answers. pid_NAME and /tmp/NAME.pid
 # hold its pid. Every QEMU started so is killed when the test exits.
 # QGUEST_MEM replaces the memory options; qguest_mem SIZE gives the shared ones.
+# QGUEST_RATE is the guest's dirty rate in pages per second (default 512).
 qguest_mem() { echo "-m $1 -object memory-backend-memfd,id=ram,size=$1,share=on -machine memory-backend=ram"; }
-QGUEST_MEM=$(qguest_mem 128M)
+: "${QGUEST_MEM:=$(qguest_mem 128M)}"
 qguest_start() {
 	local name=$1 i cpus tid
 	shift
@@ -289,11 +290,11 @@ qguest_stop() {
 
 # The same on host B: peer_qguest NAME FUNCTION [ARGS...] runs qguest_start
 # (the QEMU is killed when the test exits), qguest_wait, qguest_check or
-# qguest_stop there.
+# qguest_stop there, with this host's QGUEST_MEM and QGUEST_RATE.
 peer_qguest() {
 	local name=$1 fn=$2 q=
 	shift 2
 	[ $# -eq 0 ] || q=$(printf ' %q' "$@")
 	[ "$fn" != qguest_start ] || peer_vms+=("$name")
-	on_peer ". \"\$RIG_REPO/tests/lib.sh\"; trap - EXIT; $fn $name$q"
+	on_peer "QGUEST_MEM=$(printf %q "$QGUEST_MEM") QGUEST_RATE=${QGUEST_RATE:-512}; . \"\$RIG_REPO/tests/lib.sh\"; trap - EXIT; $fn $name$q"
 }

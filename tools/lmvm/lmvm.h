@@ -41,6 +41,7 @@ struct vm {
 	uint64_t rate;		/* bytes per second per vCPU; 0 = idle */
 	bool rate_max;
 	enum lmvm_pattern pattern;
+	bool fill;		/* the guest writes every page once first */
 	bool incoming, state_loaded;
 
 	pthread_mutex_t lock;

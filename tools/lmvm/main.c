@@ -22,7 +22,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: lmvm run [--mem SIZE] [--vcpus N] [--dirty-rate RATE] [--pattern P] [--qmp PATH]\n"
+		"usage: lmvm run [--mem SIZE] [--vcpus N] [--dirty-rate RATE] [--pattern P] [--fill]\n"
+		"                [--qmp PATH]\n"
 		"       lmvm run --incoming [--mem SIZE] [--vcpus N] [--qmp PATH]\n"
 		"\n"
 		"Runs a KVM guest that writes its memory and can verify it, driven over QMP.\n"
@@ -33,6 +34,8 @@ static void usage(FILE *f)
 		"  --dirty-rate RATE  bytes per second per vCPU (20M, 512K, 0) or 'max' (default 1M)\n"
 		"  --pattern P        seq, random or hotcold (90%% of writes to 10%% of pages);\n"
 		"                     default seq\n"
+		"  --fill             first write every page once, as fast as the vCPUs go\n"
+		"                     (x-query-memory says \"filled\": true after), then as above\n"
 		"  --qmp PATH         QMP socket (default /tmp/lmvm-PID.qmp)\n"
 		"  --incoming         a paused, empty destination VM of the same layout: its\n"
 		"                     memory is placed by lmig, its state by x-load-state, then 'cont'\n"
@@ -55,6 +58,7 @@ int main(int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "dirty-rate", required_argument, NULL, 'r' },
 		{ "pattern", required_argument, NULL, 'p' },
+		{ "fill", no_argument, NULL, 'f' },
 		{ "qmp", required_argument, NULL, 'q' },
 		{ "incoming", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
@@ -114,6 +118,9 @@ int main(int argc, char **argv)
 			else
 				return bad("--pattern", optarg, "expected seq, random or hotcold");
 			break;
+		case 'f':
+			vm.fill = true;
+			break;
 		case 'q':
 			qmp = optarg;
 			break;
@@ -130,6 +137,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "lmvm: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (vm.incoming && vm.fill) {
+		fprintf(stderr, "lmvm: --fill is for a source VM: --incoming gets its memory by migration\n");
 		return 2;
 	}
 	if (!qmp) {

@@ -174,16 +174,20 @@ static void cmd_memory_digest(struct vm *vm, struct json *args, struct reply *r)
 
 static void cmd_query_memory(struct vm *vm, struct json *args, struct reply *r)
 {
+	const struct lmvm_control *ctl = vm_control(vm);
+	bool filled = vm->fill;
 	int i;
 
 	(void)args;
+	for (i = 0; i < vm->nvcpus; i++)
+		filled = filled && __atomic_load_n(&ctl->cpu[i].filled, __ATOMIC_RELAXED);
 	printr(r, "{\"pid\": %d, \"slots\": [", (int)getpid());
 	for (i = 0; i < LMVM_SLOTS; i++)
 		printr(r, "%s{\"slot\": %d, \"gpa\": %llu, \"size\": %llu, \"hva\": %llu}",
 		       i ? ", " : "", i, (unsigned long long)vm->slots[i].gpa,
 		       (unsigned long long)vm->slots[i].size,
 		       (unsigned long long)(uintptr_t)vm->slots[i].hva);
-	printr(r, "]}");
+	printr(r, "], \"filled\": %s}", filled ? "true" : "false");
 }
 
 static void cmd_guest_check(struct vm *vm, struct json *args, struct reply *r)

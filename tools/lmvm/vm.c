@@ -148,6 +148,7 @@ static int setup_guest(struct vm *vm)
 	ctl->high_data_gpa = vm->slots[1].gpa;
 	ctl->high_data_pages = vm->slots[1].size / LMVM_PAGE_SIZE;
 	ctl->pattern = vm->pattern;
+	ctl->fill = vm->fill;
 	ctl->tsc_khz = khz > 0 ? (uint64_t)khz : 1000000;
 	ctl->heartbeat_us = HEARTBEAT_US;
 	/* About a hundred PACE exits a second per vCPU. */
@@ -519,9 +520,14 @@ int vm_start(struct vm *vm)
 	/* No SA_RESTART: the kick must interrupt KVM_RUN and pacing sleeps. */
 	sigaction(SIGUSR1, &sa, NULL);
 	for (i = 0; i < vm->nvcpus; i++) {
+		char name[16];
+
 		vm->vcpus[i].pace_start_ns = now_ns(CLOCK_MONOTONIC);
 		if (pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]))
 			return -1;
+		/* QEMU's name: tools that tell guest time from VMM time know it. */
+		snprintf(name, sizeof(name), "CPU %d/KVM", i);
+		pthread_setname_np(vm->vcpus[i].thread, name);
 	}
 	return 0;
 }

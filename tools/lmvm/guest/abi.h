@@ -55,6 +55,7 @@ struct lmvm_cpu_ctl {
 	uint64_t check_pages;	/* written pages verified */
 	uint64_t check_first_bad;	/* gfn of the first bad page */
 	uint64_t check_counters_bad;	/* sum of generations != writes */
+	uint64_t filled;	/* 1 once the share was written all through */
 };
 
 /*
@@ -72,6 +73,8 @@ struct lmvm_control {
 	uint64_t high_data_pages;
 	uint32_t pattern;		/* enum lmvm_pattern */
 	uint32_t batch_pages;		/* pages between two PACE reads */
+	uint32_t fill;			/* write every page once, at full speed, first */
+	uint32_t reserved0;
 	uint64_t tsc_khz;
 	uint64_t heartbeat_us;
 	/* Written by the guest. */
@@ -81,7 +84,7 @@ struct lmvm_control {
 };
 
 #define LMVM_CONTROL_MAGIC	0x4c4d564d43544c31ull	/* "LMVMCTL1" */
-#define LMVM_CONTROL_VERSION	1
+#define LMVM_CONTROL_VERSION	2
 
 /*
  * The stamp of a data page: word i of page gfn at generation gen. Word 0

@@ -146,6 +146,19 @@ void guest_main(uint64_t cpu)
 		c->rng = 0x2545f4914f6cdd1dull * (cpu + 1);
 	outl(LMVM_PORT_STARTED, (uint32_t)cpu);
 
+	/*
+	 * A benchmark's guest holds data in every page, not zero pages a
+	 * migration skips. Unpaced: the VMM sleeps in PACE to hold the rate.
+	 */
+	if (CTL->fill && !c->filled) {
+		uint64_t idx;
+
+		for (idx = s.first; idx < s.first + s.count; idx++)
+			if (!RECORD[idx])
+				write_page(c, idx);
+		c->filled = 1;
+	}
+
 	for (;;) {
 		uint32_t batch = CTL->batch_pages, seq, i;
 
