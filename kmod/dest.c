@@ -148,7 +148,7 @@ static int check_hello(struct dest *x, u32 len)
 	    le32_to_cpu(h->page_size) != PAGE_SIZE || h->features)
 		return -EPROTO;
 	while (n--)
-		if (h->slots[n].reserved0 || h->slots[n].reserved1)
+		if ((le16_to_cpu(h->slots[n].flags) & ~LMIG_SLOT_SHARED) || h->slots[n].reserved1)
 			return -EPROTO;
 	memcpy(x->hello, h, len);
 	x->hello_len = len;
@@ -185,30 +185,45 @@ static int authenticate(struct dest *x)
 	return ret;
 }
 
-/* Both VMs must have the same slots; the message names the first that differs. */
+/* What slot i of the wire is, for a message: a memslot, or a shared file. */
+static int slot_text(char *buf, size_t len, bool shared, u64 base_gfn, u64 npages)
+{
+	if (shared)
+		return scnprintf(buf, len, "a shared file of %lluM", npages >> (20 - PAGE_SHIFT));
+	return scnprintf(buf, len, "0x%llx+%lluM", base_gfn << PAGE_SHIFT,
+			 npages >> (20 - PAGE_SHIFT));
+}
+
+/*
+ * Both VMs must have the same slots of the wire (regions here); the
+ * message names the first that differs.
+ */
 static int check_layout(struct dest *x, char *why, size_t len)
 {
 	const struct lmig_msg_hello *h = x->hello;
 	u32 n = le32_to_cpu(h->nslots), i;
+	int k;
 
-	if (n != x->vm->nslots) {
-		snprintf(why, len, "memory layouts differ: source has %u memslots, here %u",
-			 n, x->vm->nslots);
+	if (n != x->vm->nregions) {
+		snprintf(why, len,
+			 "memory layouts differ: source has %u memory regions, here %u",
+			 n, x->vm->nregions);
 		return -EPROTO;
 	}
 	for (i = 0; i < n; i++) {
 		const struct lmig_wire_slot *w = &h->slots[i];
-		const struct lmig_slot *l = &x->vm->slots[i];
+		const struct lmig_region *l = &x->vm->regions[i];
+		bool shared = le16_to_cpu(w->flags) & LMIG_SLOT_SHARED;
 
-		if (le16_to_cpu(w->as_id) == l->as_id &&
+		if (shared == l->shared && le16_to_cpu(w->as_id) == l->as_id &&
 		    le64_to_cpu(w->base_gfn) == l->base_gfn &&
 		    le64_to_cpu(w->npages) == l->npages)
 			continue;
-		snprintf(why, len,
-			 "memory layouts differ at slot %u: source 0x%llx+%lluM, here 0x%llx+%lluM",
-			 i, le64_to_cpu(w->base_gfn) << PAGE_SHIFT,
-			 le64_to_cpu(w->npages) >> (20 - PAGE_SHIFT),
-			 l->base_gfn << PAGE_SHIFT, l->npages >> (20 - PAGE_SHIFT));
+		k = scnprintf(why, len, "memory layouts differ at region %u: source ", i);
+		k += slot_text(why + k, len - k, shared, le64_to_cpu(w->base_gfn),
+			       le64_to_cpu(w->npages));
+		k += scnprintf(why + k, len - k, ", here ");
+		slot_text(why + k, len - k, l->shared, l->base_gfn, l->npages);
 		return -EPROTO;
 	}
 	return 0;
@@ -219,23 +234,23 @@ static int alloc_chunks(struct dest *x)
 	u32 i, n = 0;
 
 	x->chunk_pages = x->c->fr_pages;
-	for (i = 0; i < x->vm->nslots; i++)
-		n += DIV_ROUND_UP_ULL(x->vm->slots[i].npages, x->chunk_pages);
+	for (i = 0; i < x->vm->nregions; i++)
+		n += DIV_ROUND_UP_ULL(x->vm->regions[i].npages, x->chunk_pages);
 	x->chunks = kvcalloc(n, sizeof(*x->chunks), GFP_KERNEL);
-	x->slot_chunk = kcalloc(x->vm->nslots, sizeof(*x->slot_chunk), GFP_KERNEL);
+	x->slot_chunk = kcalloc(x->vm->nregions, sizeof(*x->slot_chunk), GFP_KERNEL);
 	if (!x->chunks || !x->slot_chunk)
 		return -ENOMEM;
 	x->nchunks = n;
 	n = 0;
-	for (i = 0; i < x->vm->nslots; i++) {
+	for (i = 0; i < x->vm->nregions; i++) {
 		u64 first;
 
 		x->slot_chunk[i] = n;
-		for (first = 0; first < x->vm->slots[i].npages; first += x->chunk_pages) {
+		for (first = 0; first < x->vm->regions[i].npages; first += x->chunk_pages) {
 			x->chunks[n].slot = i;
 			x->chunks[n].first = first;
 			x->chunks[n].npages = min_t(u64, x->chunk_pages,
-						    x->vm->slots[i].npages - first);
+						    x->vm->regions[i].npages - first);
 			n++;
 		}
 	}
@@ -246,7 +261,7 @@ static int alloc_chunks(struct dest *x)
 static int register_chunk(struct dest *x, struct chunk *k)
 {
 	struct ib_device *dev = x->c->id->device;
-	unsigned long hva = x->vm->slots[k->slot].hva + (k->first << PAGE_SHIFT);
+	unsigned long hva = x->vm->regions[k->slot].hva + (k->first << PAGE_SHIFT);
 	struct lmig_sync_wr w;
 	struct ib_reg_wr wr = {};
 	int ret;
@@ -386,7 +401,7 @@ static int place_zero(struct dest *x, u32 slot, u64 p)
 	void *va;
 
 	if (x->copy) {
-		hva = (void __user *)(x->vm->slots[slot].hva + (p << PAGE_SHIFT));
+		hva = (void __user *)(x->vm->regions[slot].hva + (p << PAGE_SHIFT));
 		if (copy_from_user(x->bounce, hva, PAGE_SIZE))
 			return -EFAULT;
 		if (memchr_inv(x->bounce, 0, PAGE_SIZE) && clear_user(hva, PAGE_SIZE))
@@ -417,9 +432,9 @@ static int place_zeros(struct dest *x, u32 len)
 		u32 count = le32_to_cpu(m->ranges[i].npages);
 		u64 first = le64_to_cpu(m->ranges[i].first), p;
 
-		if (slot >= x->vm->nslots || !count ||
-		    first >= x->vm->slots[slot].npages ||
-		    count > x->vm->slots[slot].npages - first)
+		if (slot >= x->vm->nregions || !count ||
+		    first >= x->vm->regions[slot].npages ||
+		    count > x->vm->regions[slot].npages - first)
 			return -EPROTO;
 		for (p = first; p < first + count; p++) {
 			int err = place_zero(x, slot, p);
@@ -440,7 +455,7 @@ static int place_zeros(struct dest *x, u32 len)
 static int place_data(struct dest *x, u32 len)
 {
 	const struct lmig_msg_data *m = x->msg;
-	const struct lmig_slot *sl;
+	const struct lmig_region *sl;
 	u64 first;
 	u32 slot, n;
 
@@ -449,16 +464,17 @@ static int place_data(struct dest *x, u32 len)
 	slot = le32_to_cpu(m->slot);
 	n = le32_to_cpu(m->npages);
 	first = le64_to_cpu(m->first);
-	if (slot >= x->vm->nslots || !n || n > LMIG_DATA_PAGES ||
+	if (slot >= x->vm->nregions || !n || n > LMIG_DATA_PAGES ||
 	    len != sizeof(*m) + n * PAGE_SIZE)
 		return -EPROTO;
-	sl = &x->vm->slots[slot];
+	sl = &x->vm->regions[slot];
 	if (first >= sl->npages || n > sl->npages - first)
 		return -EPROTO;
 	if (copy_to_user((void __user *)(sl->hva + (first << PAGE_SHIFT)), m->data,
 			 n * PAGE_SIZE)) {
-		lmig_worker_message(x->s, "could not write guest memory at gpa 0x%llx",
-				    (sl->base_gfn + first) << PAGE_SHIFT);
+		lmig_worker_message(x->s, "could not write guest memory at %s 0x%llx",
+				    sl->shared ? "offset" : "gpa",
+				    (sl->shared ? first : sl->base_gfn + first) << PAGE_SHIFT);
 		return -EFAULT;
 	}
 	x->round_data += n;

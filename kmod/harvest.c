@@ -48,6 +48,7 @@ struct lmig_harvest {
 	bool *enabled;			/* slots this worker turned logging on for */
 	u32 *flags;			/* their flags before, given back after */
 	unsigned long **bitmaps;	/* per slot, the last harvest */
+	unsigned long **merged;		/* per shared region, its slots' */
 	char why[128];			/* what the last failure was */
 };
 
@@ -56,9 +57,9 @@ static u32 kvm_slot(const struct lmig_slot *s)
 	return (u32)s->as_id << 16 | s->id;
 }
 
-static size_t bitmap_bytes(const struct lmig_slot *s)
+static size_t bitmap_bytes(u64 npages)
 {
-	return ALIGN(s->npages, 64) / 8;
+	return ALIGN(npages, 64) / 8;
 }
 
 /* A VM ioctl as if from the VMM, with arg copied to the scratch area. */
@@ -118,7 +119,7 @@ static long check_layout(struct lmig_harvest *h)
 }
 
 /* Fetches a slot's dirty bitmap and re-protects what it names. */
-static long harvest_slot(struct lmig_harvest *h, u32 i, u64 *dirty)
+static long harvest_slot(struct lmig_harvest *h, u32 i)
 {
 	const struct lmig_slot *s = &h->vm->slots[i];
 	struct kvm_dirty_log log = {
@@ -137,19 +138,45 @@ static long harvest_slot(struct lmig_harvest *h, u32 i, u64 *dirty)
 	if (!ret)
 		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
 	if (!ret && copy_from_user(h->bitmaps[i], (void __user *)bitmap_uaddr(h),
-				   bitmap_bytes(s)))
+				   bitmap_bytes(s->npages)))
 		ret = -EFAULT;
 	if (ret) {
 		snprintf(h->why, sizeof(h->why),
 			 "could not harvest the dirty log of slot %u (error %ld)", s->id, ret);
 		return ret;
 	}
-	*dirty += bitmap_weight(h->bitmaps[i], s->npages);
 	return 0;
+}
+
+/*
+ * A shared region's pages dirtied through any of its slots, each once: a
+ * page the guest wrote through two windows travels once.
+ */
+static void merge(struct lmig_harvest *h, u32 r)
+{
+	unsigned long *m = h->merged[r];
+	const struct lmig_slot *s;
+	unsigned long b;
+	u32 i;
+
+	bitmap_zero(m, h->vm->regions[r].npages);
+	for (i = 0; i < h->vm->nslots; i++) {
+		s = &h->vm->slots[i];
+		if (s->region != r)
+			continue;
+		if (!(s->offset % BITS_PER_LONG)) {
+			bitmap_or(m + s->offset / BITS_PER_LONG, m + s->offset / BITS_PER_LONG,
+				  h->bitmaps[i], s->npages);
+			continue;
+		}
+		for_each_set_bit(b, h->bitmaps[i], s->npages)
+			__set_bit(s->offset + b, m);
+	}
 }
 
 long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty)
 {
+	const struct lmig_region *r;
 	u32 i;
 	long ret;
 
@@ -158,17 +185,32 @@ long lmig_harvest_all(struct lmig_harvest *h, u64 *dirty)
 	if (ret)
 		return ret;
 	for (i = 0; i < h->vm->nslots; i++) {
-		ret = harvest_slot(h, i, dirty);
+		ret = harvest_slot(h, i);
 		if (ret)
 			return ret;
+	}
+	for (i = 0; i < h->vm->nregions; i++) {
+		r = &h->vm->regions[i];
+		if (r->shared)
+			merge(h, i);
+		*dirty += bitmap_weight(lmig_harvest_bitmap(h, i), r->npages);
 	}
 	/* A slot changed while it was harvested would go unseen until the next round. */
 	return check_layout(h);
 }
 
-const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 slot)
+/* The pages of region r dirtied before the last harvest. */
+const unsigned long *lmig_harvest_bitmap(struct lmig_harvest *h, u32 r)
 {
-	return h->bitmaps[slot];
+	u32 i;
+
+	if (h->merged[r])
+		return h->merged[r];
+	/* Not shared: the one slot of the region. */
+	for (i = 0; i < h->vm->nslots; i++)
+		if (h->vm->slots[i].region == r)
+			break;
+	return h->bitmaps[i];
 }
 
 const char *lmig_harvest_why(const struct lmig_harvest *h)
@@ -269,6 +311,10 @@ void lmig_harvest_free(struct lmig_harvest *h)
 	if (h->bitmaps)
 		for (i = 0; i < h->vm->nslots; i++)
 			kvfree(h->bitmaps[i]);
+	if (h->merged)
+		for (i = 0; i < h->vm->nregions; i++)
+			kvfree(h->merged[i]);
+	kfree(h->merged);
 	kfree(h->bitmaps);
 	kfree(h->flags);
 	kfree(h->enabled);
@@ -289,12 +335,20 @@ struct lmig_harvest *lmig_harvest_alloc(struct lmig_vm *vm, u32 session)
 	h->enabled = kcalloc(vm->nslots, sizeof(*h->enabled), GFP_KERNEL);
 	h->flags = kcalloc(vm->nslots, sizeof(*h->flags), GFP_KERNEL);
 	h->bitmaps = kcalloc(vm->nslots, sizeof(*h->bitmaps), GFP_KERNEL);
-	if (!h->enabled || !h->flags || !h->bitmaps)
+	h->merged = kcalloc(vm->nregions, sizeof(*h->merged), GFP_KERNEL);
+	if (!h->enabled || !h->flags || !h->bitmaps || !h->merged)
 		goto fail;
 	for (i = 0; i < vm->nslots; i++) {
-		biggest = max(biggest, bitmap_bytes(&vm->slots[i]));
-		h->bitmaps[i] = kvzalloc(bitmap_bytes(&vm->slots[i]), GFP_KERNEL);
+		biggest = max(biggest, bitmap_bytes(vm->slots[i].npages));
+		h->bitmaps[i] = kvzalloc(bitmap_bytes(vm->slots[i].npages), GFP_KERNEL);
 		if (!h->bitmaps[i])
+			goto fail;
+	}
+	for (i = 0; i < vm->nregions; i++) {
+		if (!vm->regions[i].shared)
+			continue;
+		h->merged[i] = kvzalloc(bitmap_bytes(vm->regions[i].npages), GFP_KERNEL);
+		if (!h->merged[i])
 			goto fail;
 	}
 	/* One page for the ioctl argument, then the largest bitmap. */

@@ -22,7 +22,11 @@ struct kvm;
 struct mm_struct;
 struct task_struct;
 
-/* One memslot to migrate, as it was when the VM was attached. */
+/*
+ * One memslot to migrate, as it was when the VM was attached: where the
+ * guest writes, and so whose dirty log lmig reads. Its pages travel as
+ * pages [offset, offset + npages) of its region.
+ */
 struct lmig_slot {
 	u16 as_id;
 	u16 id;
@@ -30,6 +34,25 @@ struct lmig_slot {
 	u64 base_gfn;
 	u64 npages;
 	unsigned long hva;	/* in the VMM's mm */
+	u32 region;
+	u64 offset;
+};
+
+/*
+ * What travels, page by page: guest memory as the VMM holds it. Anonymous
+ * memory is one memslot's. Memory in a shared file (QEMU's memory
+ * backends with share=on) is the whole file, however many memslots show
+ * parts of it: a PC's chipset maps the same RAM at several addresses and
+ * into the SMM address space, and a destination QEMU maps it the same way
+ * only once it has loaded the chipset's state, after lmig. The file is
+ * the same on both sides from the start.
+ */
+struct lmig_region {
+	u64 npages;
+	unsigned long hva;	/* of page 0, in the VMM's mm */
+	bool shared;		/* a shared file's; else one memslot's */
+	u16 as_id;		/* that memslot's, unless shared */
+	u64 base_gfn;
 };
 
 /* A KVM VM held by a session: its file, its struct kvm, the VMM's mm. */
@@ -39,8 +62,10 @@ struct lmig_vm {
 	struct kvm *kvm;
 	struct mm_struct *mm;
 	u32 nslots;
-	u64 total_pages;
 	struct lmig_slot *slots;	/* sorted by address space, then gpa */
+	u32 nregions;
+	struct lmig_region *regions;	/* in the order of their first slot */
+	u64 total_pages;		/* of all regions */
 };
 
 /* What a session's worker reports; it never takes the session's lock. */

@@ -37,8 +37,8 @@
 
 #define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
 #define LMIG_PROTO_MAJOR	1
-/* 1.1 added NOP, DATA and READY's placement. */
-#define LMIG_PROTO_MINOR	1
+/* 1.1 added NOP, DATA and READY's placement; 1.2 shared slots. */
+#define LMIG_PROTO_MINOR	2
 
 /* Every message fits in one receive buffer. */
 #define LMIG_MSG_MAX		16384
@@ -69,10 +69,18 @@ struct lmig_msg_hdr {
 	__le32 reserved;	/* zero */
 };
 
-/* One memslot as both sides must have it; slots travel in sorted order. */
+/*
+ * A slot of the wire: what pages are addressed in, and both sides must
+ * have alike. Either one memslot (as_id, base_gfn, npages), or with
+ * LMIG_SLOT_SHARED a shared file of npages that memslots show parts of
+ * (as_id and base_gfn zero). In the order of each one's first memslot by
+ * address space and gpa.
+ */
+#define LMIG_SLOT_SHARED	0x1
+
 struct lmig_wire_slot {
 	__le16 as_id;
-	__le16 reserved0;
+	__le16 flags;		/* LMIG_SLOT_* */
 	__le32 reserved1;
 	__le64 base_gfn;
 	__le64 npages;

@@ -9,7 +9,9 @@
  * so a write during the transfer shows up in the next round. Zero pages
  * travel as ranges in ZERO messages; the others as RDMA WRITEs of up to
  * max_sge contiguous pages into the memory the destination granted. The
- * source only ever reads guest memory.
+ * source only ever reads guest memory. Pages travel by region (struct
+ * lmig_region; a "slot" on the wire): a page a guest can reach through
+ * several memslots travels once.
  *
  * The worker never takes the session's lock (cancel holds it while it
  * stops the worker); it reads requests and reports through stats_lock.
@@ -105,7 +107,7 @@ static void source_free(void *work)
 	lmig_conn_free(x->c);
 	lmig_harvest_free(x->h);
 	if (x->grants)
-		for (i = 0; i < x->vm->nslots; i++)
+		for (i = 0; i < x->vm->nregions; i++)
 			kvfree(x->grants[i].g);
 	kfree(x->grants);
 	kfree(x->msg);
@@ -260,13 +262,16 @@ static int send_hello(struct source *x, u32 *len)
 
 	memset(h, 0, LMIG_MSG_MAX);
 	h->page_size = cpu_to_le32(PAGE_SIZE);
-	h->nslots = cpu_to_le32(x->vm->nslots);
-	for (i = 0; i < x->vm->nslots; i++) {
-		h->slots[i].as_id = cpu_to_le16(x->vm->slots[i].as_id);
-		h->slots[i].base_gfn = cpu_to_le64(x->vm->slots[i].base_gfn);
-		h->slots[i].npages = cpu_to_le64(x->vm->slots[i].npages);
+	h->nslots = cpu_to_le32(x->vm->nregions);
+	for (i = 0; i < x->vm->nregions; i++) {
+		const struct lmig_region *r = &x->vm->regions[i];
+
+		h->slots[i].flags = cpu_to_le16(r->shared ? LMIG_SLOT_SHARED : 0);
+		h->slots[i].as_id = cpu_to_le16(r->as_id);
+		h->slots[i].base_gfn = cpu_to_le64(r->base_gfn);
+		h->slots[i].npages = cpu_to_le64(r->npages);
 	}
-	*len = struct_size(h, slots, x->vm->nslots);
+	*len = struct_size(h, slots, x->vm->nregions);
 	return lmig_conn_send(x->c, LMIG_MSG_HELLO, h, *len);
 }
 
@@ -284,12 +289,12 @@ static int take_grants(struct source *x, u32 len)
 		struct slot_grants *sg;
 		struct grant *g;
 
-		if (slot >= x->vm->nslots || w->reserved)
+		if (slot >= x->vm->nregions || w->reserved)
 			return -EPROTO;
 		sg = &x->grants[slot];
 		/* Grants come in order, each where the previous one ended. */
 		if (le64_to_cpu(w->first) != sg->next || !w->npages ||
-		    le32_to_cpu(w->npages) > x->vm->slots[slot].npages - sg->next)
+		    le32_to_cpu(w->npages) > x->vm->regions[slot].npages - sg->next)
 			return -EPROTO;
 		if (sg->n == sg->cap) {
 			u32 cap = sg->cap ? sg->cap * 2 : 64;
@@ -358,8 +363,8 @@ static int check_ready(struct source *x, u32 len)
 	}
 	x->run_max = x->c->max_sge;
 	lmig_worker_note(x->s, "connected");
-	for (i = 0; i < x->vm->nslots; i++)
-		if (x->grants[i].next != x->vm->slots[i].npages) {
+	for (i = 0; i < x->vm->nregions; i++)
+		if (x->grants[i].next != x->vm->regions[i].npages) {
 			lmig_worker_message(x->s, "protocol error: slot %u not granted whole", i);
 			return -EPROTO;
 		}
@@ -526,7 +531,7 @@ static int flush(struct source *x)
 
 static int send_page(struct source *x, u32 slot, u64 page)
 {
-	const struct lmig_slot *sl = &x->vm->slots[slot];
+	const struct lmig_region *sl = &x->vm->regions[slot];
 	void *buf;
 	int ret;
 
@@ -545,8 +550,9 @@ static int send_page(struct source *x, u32 slot, u64 page)
 	buf = page_address(x->cur->pages[x->cur_n]);
 	if (copy_from_user(buf, (const void __user *)(sl->hva + (page << PAGE_SHIFT)),
 			   PAGE_SIZE)) {
-		lmig_worker_message(x->s, "could not read guest memory at gpa 0x%llx",
-				    (sl->base_gfn + page) << PAGE_SHIFT);
+		lmig_worker_message(x->s, "could not read guest memory at %s 0x%llx",
+				    sl->shared ? "shared file offset" : "gpa",
+				    (sl->shared ? page : sl->base_gfn + page) << PAGE_SHIFT);
 		return -EFAULT;
 	}
 	x->round_done++;
@@ -593,7 +599,7 @@ static int vmm_alive(struct source *x)
 
 static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitmap)
 {
-	u64 npages = x->vm->slots[slot].npages, page;
+	u64 npages = x->vm->regions[slot].npages, page;
 	int ret;
 
 	for (page = 0; page < npages; page++) {
@@ -630,7 +636,7 @@ static int send_round(struct source *x, bool all)
 	x->round_data = 0;
 	x->round_zero = 0;
 	x->round_start = ktime_get();
-	for (i = 0; i < x->vm->nslots; i++) {
+	for (i = 0; i < x->vm->nregions; i++) {
 		ret = send_slot_pages(x, i, all ? NULL : lmig_harvest_bitmap(x->h, i));
 		if (ret)
 			return ret;
@@ -882,7 +888,7 @@ int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
 	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	x->c = lmig_conn_alloc(s->id);
 	x->h = lmig_harvest_alloc(s->vm, s->id);
-	x->grants = kcalloc(s->vm->nslots, sizeof(*x->grants), GFP_KERNEL);
+	x->grants = kcalloc(s->vm->nregions, sizeof(*x->grants), GFP_KERNEL);
 	x->msg = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
 	x->rxmsg = kmalloc(LMIG_MSG_MAX, GFP_KERNEL);
 	x->zero = kzalloc(LMIG_MSG_MAX, GFP_KERNEL);

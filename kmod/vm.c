@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The KVM VM a session migrates: taken from a VMM's VM fd, held by its
- * file and its mm, and its memory layout read once from KVM's memslots.
- * lmig reads the memslot list and nothing else of KVM's internals.
+ * file and its mm, and its memory layout read once from KVM's memslots
+ * and the VMM's mappings behind them. lmig reads the memslot list and
+ * nothing else of KVM's internals.
  */
 #include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/kvm_host.h>
+#include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -85,7 +88,6 @@ static int read_layout(struct lmig_vm *vm)
 			s->base_gfn = ms->base_gfn;
 			s->npages = ms->npages;
 			s->hva = ms->userspace_addr;
-			vm->total_pages += ms->npages;
 			vm->nslots++;
 		}
 	}
@@ -93,6 +95,113 @@ static int read_layout(struct lmig_vm *vm)
 out:
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
+}
+
+/*
+ * The inode of the shared file whose pages [hva, hva + npages pages) are,
+ * mapped in order, and in *pgoff the first one's index in the file; NULL
+ * if they are anything else. Under the mm's mmap lock.
+ */
+static struct inode *shared_file(struct mm_struct *mm, unsigned long hva, u64 npages,
+				 u64 *pgoff)
+{
+	unsigned long addr = hva, end = hva + (npages << PAGE_SHIFT);
+	struct inode *inode = NULL;
+	struct vm_area_struct *vma;
+	u64 pg, first = 0;
+
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr || !vma->vm_file ||
+		    !(vma->vm_flags & VM_SHARED))
+			return NULL;
+		pg = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+		if (!inode) {
+			inode = file_inode(vma->vm_file);
+			first = pg;
+		} else if (file_inode(vma->vm_file) != inode ||
+			   pg != first + ((addr - hva) >> PAGE_SHIFT)) {
+			return NULL;
+		}
+		addr = vma->vm_end;
+	}
+	*pgoff = first;
+	return inode;
+}
+
+/*
+ * A region for slot s's shared file, if the VMM maps the whole file in
+ * order around it: lmig reads and writes every page of the file there,
+ * those no slot shows at the moment too.
+ */
+static bool shared_region(struct mm_struct *mm, const struct lmig_slot *s,
+			  struct inode *inode, u64 pgoff, struct lmig_region *r)
+{
+	loff_t size = i_size_read(inode);
+	u64 pg;
+
+	if (!size || !PAGE_ALIGNED(size) || pgoff + s->npages > (size >> PAGE_SHIFT) ||
+	    s->hva < (pgoff << PAGE_SHIFT))
+		return false;
+	r->hva = s->hva - (pgoff << PAGE_SHIFT);
+	r->npages = size >> PAGE_SHIFT;
+	if (shared_file(mm, r->hva, r->npages, &pg) != inode || pg)
+		return false;
+	r->shared = true;
+	return true;
+}
+
+/*
+ * What travels (struct lmig_region): each slot's memory, except that the
+ * slots showing one shared file share the file's region. Anything else,
+ * a file mapped in pieces or out of order included, is its slot's own.
+ */
+static int map_regions(struct lmig_vm *vm)
+{
+	struct inode **inodes;
+	struct inode *inode;
+	u32 i, j;
+	u64 pgoff;
+
+	vm->regions = kcalloc(vm->nslots, sizeof(*vm->regions), GFP_KERNEL);
+	inodes = kcalloc(vm->nslots, sizeof(*inodes), GFP_KERNEL);
+	if (!vm->regions || !inodes) {
+		kfree(inodes);
+		return -ENOMEM;
+	}
+	mmap_read_lock(vm->mm);
+	for (i = 0; i < vm->nslots; i++) {
+		struct lmig_slot *s = &vm->slots[i];
+		struct lmig_region *r;
+
+		inode = shared_file(vm->mm, s->hva, s->npages, &pgoff);
+		for (j = 0; inode && j < vm->nregions; j++)
+			if (inodes[j] == inode)
+				break;
+		if (inode && j < vm->nregions && pgoff + s->npages <= vm->regions[j].npages) {
+			s->region = j;
+			s->offset = pgoff;
+			continue;
+		}
+		j = vm->nregions++;
+		r = &vm->regions[j];
+		s->region = j;
+		if (inode && shared_region(vm->mm, s, inode, pgoff, r)) {
+			inodes[j] = inode;
+			s->offset = pgoff;
+		} else {
+			r->shared = false;
+			r->as_id = s->as_id;
+			r->base_gfn = s->base_gfn;
+			r->npages = s->npages;
+			r->hva = s->hva;
+			s->offset = 0;
+		}
+		vm->total_pages += r->npages;
+	}
+	mmap_read_unlock(vm->mm);
+	kfree(inodes);
+	return 0;
 }
 
 /*
@@ -169,7 +278,7 @@ struct lmig_vm *lmig_vm_attach(int fd)
 	vm->file = file;
 	vm->kvm = kvm;
 	vm->mm = kvm->mm;
-	ret = read_layout(vm);
+	ret = read_layout(vm) ?: map_regions(vm);
 	if (ret)
 		goto out_free;
 
@@ -185,10 +294,12 @@ struct lmig_vm *lmig_vm_attach(int fd)
 	mutex_unlock(&attached_lock);
 	if (ret)
 		goto out_free;
-	pr_debug("attached a VM of %u slots, %llu pages\n", vm->nslots, vm->total_pages);
+	pr_debug("attached a VM of %u slots, %u regions, %llu pages\n", vm->nslots,
+		 vm->nregions, vm->total_pages);
 	return vm;
 
 out_free:
+	kfree(vm->regions);
 	kfree(vm->slots);
 	kfree(vm);
 out_mmput:
@@ -215,6 +326,7 @@ void lmig_vm_release(struct lmig_vm *vm)
 	mutex_lock(&attached_lock);
 	list_del(&vm->node);
 	mutex_unlock(&attached_lock);
+	kfree(vm->regions);
 	kfree(vm->slots);
 	mmput(vm->mm);
 	fput(vm->file);

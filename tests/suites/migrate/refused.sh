@@ -4,7 +4,7 @@
 #
 # A migration that cannot be allowed gets a clear error and leaves nothing
 # behind: a wrong token (the destination keeps listening and the right one
-# still works afterwards), memory layouts that differ (named slot), and a
+# still works afterwards), memory layouts that differ (named region), and a
 # process that is no VMM. No session stays, no page stays pinned, the
 # source guest runs on unharmed.
 . "$RIG_REPO/tests/lib.sh"
@@ -29,12 +29,12 @@ st=$(on_peer "lmctl status $dst_id --json")
 [ "$(field "$st" state)" = setup ] || fail "the destination stopped listening: $st"
 note "destination after it: $(field "$st" message)"
 
-# A layout that differs: the slot is named on both sides; no session stays here.
+# A layout that differs: the region is named on both sides; no session stays here.
 other=$(peer_listen other)
 ! lmctl start --vm-pid "$pid_src" --to "$(field "$other" uri)" 2>/tmp/err ||
 	fail "a different memory layout was accepted"
 note "layout: $(cat /tmp/err)"
-grep -q "slot" /tmp/err || fail "the error does not name the slot"
+grep -q "region [0-9]" /tmp/err || fail "the error does not name the region"
 expect_no_sessions
 st=$(on_peer "lmctl status $(field "$other" id) --json")
 [ "$(field "$st" state)" = failed ] || fail "the destination of another layout did not fail: $st"
