@@ -820,6 +820,8 @@ long lmig_ioctl_session_remove(void __user *argp)
 		ret = -ENOENT;
 	} else {
 		mutex_lock(&s->lock);
+		/* What the worker reported counts, whether or not anyone asked. */
+		check_worker(s);
 		if (finished(s->state))
 			idr_remove(&sessions, id);
 		else
