@@ -7,6 +7,7 @@
 # make check KVERS="6.1 6.12"
 # make check KVERS=debug   on a KASAN, lockdep, kmemleak, UBSAN build of 6.1 (built once)
 # make demo            two emulated hosts, their RDMA link, a guest's dirty rate
+# make bench           lmig against ib_write_bw and QEMU's RDMA migration, in the rig
 # make deps            install the Debian packages all of this needs
 # make style           checkpatch on the module
 # make install         lmig.ko into /lib/modules, lmctl into $(PREFIX)/sbin
@@ -28,7 +29,8 @@ TOOL_CFLAGS := -std=gnu11 -Wall -Wextra -Iuapi $(if $(WERROR),-Werror)
 
 TOOLS := $(BIN)/lmctl $(BIN)/lmvm $(BUILD)/qguest.bin
 TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qmp \
-	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz $(BIN)/rogue-peer
+	$(BIN)/lmvm-copy $(BIN)/uapi-session $(BIN)/uapi-fuzz $(BIN)/rogue-peer \
+	$(BUILD)/lguest.cpio.gz
 COMMON := tools/common/json.c tools/common/qmp.c
 
 .PHONY: all module tools deps check demo bench style install dkms-install clean rig-build
@@ -75,6 +77,16 @@ $(BUILD)/qguest.elf: tests/qguest/entry.S tests/qguest/qguest.c tests/qguest/qgu
 
 $(BUILD)/qguest.bin: $(BUILD)/qguest.elf
 	objcopy -O binary $< $@
+
+# lguest, a Linux guest for the QEMU tests: busybox (busybox-static, from
+# make deps) and tests/lguest/init in an initramfs; its kernel is the rig's.
+$(BUILD)/lguest.cpio.gz: tests/lguest/init | $(BIN)
+	@test -x /bin/busybox || { echo "No /bin/busybox: make deps installs busybox-static."; exit 1; }
+	rm -rf $(BUILD)/lguest
+	mkdir -p $(BUILD)/lguest/bin $(BUILD)/lguest/proc $(BUILD)/lguest/dev
+	cp /bin/busybox $(BUILD)/lguest/bin/busybox
+	cp tests/lguest/init $(BUILD)/lguest/init
+	(cd $(BUILD)/lguest && find . | cpio -o -H newc --quiet) | gzip -9 >$@
 
 LMVM_SRC := $(wildcard tools/lmvm/*.c) tools/common/json.c tools/common/size.c
 $(BIN)/lmvm: $(LMVM_SRC) tools/lmvm/*.h tools/common/*.h tools/lmvm/guest/abi.h \

@@ -215,17 +215,20 @@ peer_listen() {
 # hold its pid. Every QEMU started so is killed when the test exits.
 # QGUEST_MEM replaces the memory options; qguest_mem SIZE gives the shared ones.
 # QGUEST_RATE is the guest's dirty rate in pages per second (default 512).
+# QGUEST_KERNEL, QGUEST_APPEND and QGUEST_INITRD boot another guest (lguest).
 qguest_mem() { echo "-m $1 -object memory-backend-memfd,id=ram,size=$1,share=on -machine memory-backend=ram"; }
 : "${QGUEST_MEM:=$(qguest_mem 128M)}"
 qguest_start() {
-	local name=$1 i cpus tid
+	local name=$1 i cpus tid kernel=${QGUEST_KERNEL:-$RIG_REPO/build/qguest.bin}
+	local initrd=()
 	shift
-	[ -f "$RIG_REPO/build/qguest.bin" ] || fail "no build/qguest.bin: run make tools"
+	[ -f "$kernel" ] || fail "no $kernel: run make tools"
+	[ -z "${QGUEST_INITRD:-}" ] || initrd=(-initrd "$QGUEST_INITRD")
 	rm -f "/tmp/$name.ser.in" "/tmp/$name.ser.out" "/tmp/$name.qmp" "/tmp/$name.log"
 	mkfifo "/tmp/$name.ser.in" "/tmp/$name.ser.out"
 	# shellcheck disable=SC2086
 	qemu-system-x86_64 -accel kvm $QGUEST_MEM -nodefaults -display none \
-		-kernel "$RIG_REPO/build/qguest.bin" -append "rate=${QGUEST_RATE:-512}" \
+		-kernel "$kernel" -append "${QGUEST_APPEND:-rate=${QGUEST_RATE:-512}}" "${initrd[@]}" \
 		-chardev "pipe,id=ser,path=/tmp/$name.ser" -serial chardev:ser \
 		-qmp "unix:/tmp/$name.qmp,server=on,wait=off" "$@" \
 		>"/tmp/$name.qemu.log" 2>&1 &
@@ -290,11 +293,13 @@ qguest_stop() {
 
 # The same on host B: peer_qguest NAME FUNCTION [ARGS...] runs qguest_start
 # (the QEMU is killed when the test exits), qguest_wait, qguest_check or
-# qguest_stop there, with this host's QGUEST_MEM and QGUEST_RATE.
+# qguest_stop there, with this host's QGUEST_* settings.
 peer_qguest() {
 	local name=$1 fn=$2 q=
 	shift 2
 	[ $# -eq 0 ] || q=$(printf ' %q' "$@")
 	[ "$fn" != qguest_start ] || peer_vms+=("$name")
-	on_peer "QGUEST_MEM=$(printf %q "$QGUEST_MEM") QGUEST_RATE=${QGUEST_RATE:-512}; . \"\$RIG_REPO/tests/lib.sh\"; trap - EXIT; $fn $name$q"
+	on_peer "QGUEST_MEM=$(printf %q "$QGUEST_MEM") QGUEST_RATE=${QGUEST_RATE:-512} \
+		QGUEST_KERNEL=$(printf %q "${QGUEST_KERNEL:-}") QGUEST_APPEND=$(printf %q "${QGUEST_APPEND:-}") \
+		QGUEST_INITRD=$(printf %q "${QGUEST_INITRD:-}"); . \"\$RIG_REPO/tests/lib.sh\"; trap - EXIT; $fn $name$q"
 }
