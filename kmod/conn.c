@@ -19,7 +19,9 @@
 #include "conn.h"
 
 #define SQ_DEPTH	(LMIG_TX_DEPTH + LMIG_WRITE_DEPTH + 4)
-#define CQ_DEPTH	(SQ_DEPTH + LMIG_RX_DEPTH)
+/* One receive more for ib_drain_rq()'s marker, as nvme-rdma keeps. */
+#define RQ_DEPTH	(LMIG_RX_DEPTH + 1)
+#define CQ_DEPTH	(SQ_DEPTH + RQ_DEPTH)
 #define RESOLVE_MS	5000
 /*
  * Local ACK timeout, 4.096 us << 19: about 2 s per try, so the 7 retries
@@ -98,7 +100,8 @@ int lmig_conn_error(struct lmig_conn *c)
 	int err = 0;
 
 	spin_lock_irqsave(&c->lock, flags);
-	if (c->wc_error)
+	/* After a drain, the flushed receives say less than the CM's reason. */
+	if (c->wc_error && !(c->rq_drained && c->cm == LMIG_CM_CLOSED))
 		err = c->wc_error;
 	else if (c->cm == LMIG_CM_CLOSED)
 		err = c->cm_error ? c->cm_error : -ECONNRESET;
@@ -315,7 +318,7 @@ static int setup_qp(struct lmig_conn *c, struct rdma_cm_id *id)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.cap.max_send_wr = SQ_DEPTH;
-	qa.cap.max_recv_wr = LMIG_RX_DEPTH;
+	qa.cap.max_recv_wr = RQ_DEPTH;
 	qa.cap.max_send_sge = c->max_sge;
 	qa.cap.max_recv_sge = 1;
 	qa.sq_sig_type = IB_SIGNAL_REQ_WR;
@@ -385,6 +388,13 @@ static int cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 			set_closed(c, -ENODEV);
 		return 0;
 	}
+	/*
+	 * A connection being closed may still report (its DISCONNECTED
+	 * after the state was reset for the next one): it no longer speaks
+	 * for this conn. Device removal still waits for its destroy.
+	 */
+	if (READ_ONCE(c->id) != id)
+		return 0;
 
 	switch (ev->event) {
 	case RDMA_CM_EVENT_ESTABLISHED:
@@ -447,11 +457,11 @@ static void conn_close(struct lmig_conn *c, void (*release)(void *), void *arg)
 	struct rdma_cm_id *id = c->id;
 	unsigned long flags;
 
-	if (!id)
-		return;
-	if (c->qp_created)
+	if (id && c->qp_created)
 		rdma_disconnect(id);
-	teardown_qp(c, id, release, arg);
+	if (id)
+		teardown_qp(c, id, release, arg);
+	/* Even with no id: a failed wait leaves CLOSED behind for the next. */
 	spin_lock_irqsave(&c->lock, flags);
 	c->id = NULL;
 	c->cm = LMIG_CM_IDLE;
@@ -462,7 +472,8 @@ static void conn_close(struct lmig_conn *c, void (*release)(void *), void *arg)
 	c->writes = 0;
 	INIT_LIST_HEAD(&c->rx_ready);
 	spin_unlock_irqrestore(&c->lock, flags);
-	rdma_destroy_id(id);
+	if (id)
+		rdma_destroy_id(id);
 }
 
 void lmig_conn_close(struct lmig_conn *c)
@@ -800,9 +811,13 @@ static struct lmig_rx *take_rx(struct lmig_conn *c)
  */
 static struct lmig_rx *take_last_rx(struct lmig_conn *c)
 {
+	unsigned long flags;
+
 	if (!c->qp_created || c->rq_drained || READ_ONCE(c->cm) != LMIG_CM_CLOSED)
 		return NULL;
+	spin_lock_irqsave(&c->lock, flags);
 	c->rq_drained = true;
+	spin_unlock_irqrestore(&c->lock, flags);
 	ib_drain_rq(c->id->qp);
 	return take_rx(c);
 }
@@ -870,7 +885,8 @@ int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u
 	*type = lmig_msg_type(rx);
 	len = rx->len;
 	memcpy(buf, rx->buf, len);
-	ret = lmig_conn_repost(c, rx);
+	/* A dead QP may refuse the buffer back; the message counts all the same. */
+	ret = lmig_conn_error(c) ? 0 : lmig_conn_repost(c, rx);
 	return ret ? ret : len;
 }
 

@@ -636,6 +636,7 @@ static int dest_thread(void *arg)
 	struct dest *x = arg;
 	struct lmig_session *s = x->s;
 	char why[LMIG_ERROR_TEXT];
+	u32 bad;
 	ktime_t t0;
 	int ret;
 
@@ -650,6 +651,13 @@ static int dest_thread(void *arg)
 	spin_unlock(&s->stats_lock);
 
 	ret = check_layout(x, why, sizeof(why));
+	/* Nothing is pinned or written where the VMM no longer keeps its memory. */
+	if (!ret && lmig_vm_regions_same(x->vm, &bad) == -ESTALE) {
+		snprintf(why, sizeof(why),
+			 "the VMM remapped its shared memory (region %u) since the session began: start again",
+			 bad);
+		ret = -ESTALE;
+	}
 	if (ret) {
 		refuse(x, ret, why);
 		lmig_worker_message(s, "%s", why);

@@ -104,6 +104,7 @@ static long check_layout(struct lmig_harvest *h)
 {
 	const struct lmig_slot *s;
 	u32 i, flags;
+	long ret;
 
 	for (i = 0; i < h->vm->nslots; i++) {
 		s = &h->vm->slots[i];
@@ -111,11 +112,17 @@ static long check_layout(struct lmig_harvest *h)
 		    flags != (h->flags[i] | KVM_MEM_LOG_DIRTY_PAGES))
 			return layout_changed(h, s);
 	}
-	if (lmig_vm_slot_count_same(h->vm))
-		return 0;
-	snprintf(h->why, sizeof(h->why),
-		 "the VMM added or removed memory slots during the migration: start again");
-	return -ESTALE;
+	if (!lmig_vm_slot_count_same(h->vm)) {
+		snprintf(h->why, sizeof(h->why),
+			 "the VMM added or removed memory slots during the migration: start again");
+		return -ESTALE;
+	}
+	ret = lmig_vm_regions_same(h->vm, &i);
+	if (ret == -ESTALE)
+		snprintf(h->why, sizeof(h->why),
+			 "the VMM remapped its shared memory (region %u) during the migration: start again",
+			 i);
+	return ret;
 }
 
 /* Fetches a slot's dirty bitmap and re-protects what it names. */

@@ -50,6 +50,7 @@ struct lmig_slot {
 struct lmig_region {
 	u64 npages;
 	unsigned long hva;	/* of page 0, in the VMM's mm */
+	struct file *file;	/* held, when shared: the layout check's */
 	bool shared;		/* a shared file's; else one memslot's */
 	u16 as_id;		/* that memslot's, unless shared */
 	u64 base_gfn;
@@ -195,6 +196,7 @@ bool lmig_auth_equal(const u8 *a, const u8 *b);
 struct lmig_vm *lmig_vm_attach(int fd);
 int lmig_vm_slot_now(const struct lmig_vm *vm, u32 i, u32 *flags);
 bool lmig_vm_slot_count_same(const struct lmig_vm *vm);
+int lmig_vm_regions_same(const struct lmig_vm *vm, u32 *bad);
 void lmig_vm_release(struct lmig_vm *vm);
 bool lmig_vm_vmm_alive(const struct lmig_vm *vm);
 

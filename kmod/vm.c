@@ -112,8 +112,13 @@ static struct inode *shared_file(struct mm_struct *mm, unsigned long hva, u64 np
 
 	while (addr < end) {
 		vma = find_vma(mm, addr);
+		/*
+		 * Pages of a regular file: memfd and tmpfs, hugetlbfs, a file
+		 * on disk. Not a device's memory, not an anonymous inode.
+		 */
 		if (!vma || vma->vm_start > addr || !vma->vm_file ||
-		    !(vma->vm_flags & VM_SHARED))
+		    !(vma->vm_flags & VM_SHARED) || (vma->vm_flags & (VM_IO | VM_PFNMAP)) ||
+		    !S_ISREG(file_inode(vma->vm_file)->i_mode))
 			return NULL;
 		pg = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
 		if (!inode) {
@@ -132,23 +137,66 @@ static struct inode *shared_file(struct mm_struct *mm, unsigned long hva, u64 np
 /*
  * A region for slot s's shared file, if the VMM maps the whole file in
  * order around it: lmig reads and writes every page of the file there,
- * those no slot shows at the moment too.
+ * those no slot shows at the moment too. No larger than a memslot can
+ * be (bitmaps count in unsigned int, and a file far larger than guest
+ * RAM is not guest RAM).
  */
 static bool shared_region(struct mm_struct *mm, const struct lmig_slot *s,
 			  struct inode *inode, u64 pgoff, struct lmig_region *r)
 {
 	loff_t size = i_size_read(inode);
+	struct vm_area_struct *vma;
 	u64 pg;
 
-	if (!size || !PAGE_ALIGNED(size) || pgoff + s->npages > (size >> PAGE_SHIFT) ||
-	    s->hva < (pgoff << PAGE_SHIFT))
+	if (!size || !PAGE_ALIGNED(size) || (size >> PAGE_SHIFT) > KVM_MEM_MAX_NR_PAGES ||
+	    pgoff + s->npages > (size >> PAGE_SHIFT) || s->hva < (pgoff << PAGE_SHIFT))
 		return false;
 	r->hva = s->hva - (pgoff << PAGE_SHIFT);
 	r->npages = size >> PAGE_SHIFT;
 	if (shared_file(mm, r->hva, r->npages, &pg) != inode || pg)
 		return false;
+	vma = find_vma(mm, r->hva);
+	r->file = get_file(vma->vm_file);
 	r->shared = true;
 	return true;
+}
+
+/*
+ * Whether every shared region is still its file, mapped whole and in
+ * order where it was: pages no memslot shows are guarded by nothing else,
+ * and a VMM that mapped something of its own there would have lmig read
+ * it or write into it. 0, or -ESTALE with the region in *bad. Takes the
+ * mm's mmap lock.
+ */
+int lmig_vm_regions_same(const struct lmig_vm *vm, u32 *bad)
+{
+	const struct lmig_region *r;
+	u64 pg;
+	u32 i;
+	int ret = 0;
+
+	if (mmap_read_lock_killable(vm->mm))
+		return -EINTR;
+	for (i = 0; i < vm->nregions && !ret; i++) {
+		r = &vm->regions[i];
+		if (r->shared && (shared_file(vm->mm, r->hva, r->npages, &pg) !=
+				  file_inode(r->file) || pg)) {
+			*bad = i;
+			ret = -ESTALE;
+		}
+	}
+	mmap_read_unlock(vm->mm);
+	return ret;
+}
+
+static void free_regions(struct lmig_vm *vm)
+{
+	u32 i;
+
+	for (i = 0; vm->regions && i < vm->nregions; i++)
+		if (vm->regions[i].file)
+			fput(vm->regions[i].file);
+	kfree(vm->regions);
 }
 
 /*
@@ -169,7 +217,10 @@ static int map_regions(struct lmig_vm *vm)
 		kfree(inodes);
 		return -ENOMEM;
 	}
-	mmap_read_lock(vm->mm);
+	if (mmap_read_lock_killable(vm->mm)) {
+		kfree(inodes);
+		return -EINTR;
+	}
 	for (i = 0; i < vm->nslots; i++) {
 		struct lmig_slot *s = &vm->slots[i];
 		struct lmig_region *r;
@@ -299,7 +350,7 @@ struct lmig_vm *lmig_vm_attach(int fd)
 	return vm;
 
 out_free:
-	kfree(vm->regions);
+	free_regions(vm);
 	kfree(vm->slots);
 	kfree(vm);
 out_mmput:
@@ -326,7 +377,7 @@ void lmig_vm_release(struct lmig_vm *vm)
 	mutex_lock(&attached_lock);
 	list_del(&vm->node);
 	mutex_unlock(&attached_lock);
-	kfree(vm->regions);
+	free_regions(vm);
 	kfree(vm->slots);
 	mmput(vm->mm);
 	fput(vm->file);
