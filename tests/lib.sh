@@ -37,7 +37,7 @@ lmig_loaded() { [ -d /sys/module/lmig ]; }
 # until it answers. Every VM started so is killed when the test exits.
 # load RATE: a rate (bytes/s, K/M/G as lmvm and lmctl take them) divided
 # by RIG_LOAD_DIVISOR, which a slow kernel sets (the debug kernel's link
-# under TCG carries a few hundred KiB/s). "max" and 0 stay as they are.
+# under TCG carries about 400 KiB/s). "max" and 0 stay as they are.
 load() {
 	local n=${1%[KMGkmg]} u=${1##*[0-9]} m=1
 	case $1 in max | 0) echo "$1"; return ;; esac

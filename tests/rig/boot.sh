@@ -54,7 +54,7 @@ port=$(free_port)
 
 if [ "$kernel" = debug ]; then
 	: "${RIG_MEM:=3072}" "${RIG_BOOT_TIMEOUT:=600}" "${RIG_TIMEOUT_SCALE:=4}"
-	: "${RIG_LOAD_DIVISOR:=8}"
+	: "${RIG_LOAD_DIVISOR:=32}"
 fi
 export RIG_TIMEOUT_SCALE=${RIG_TIMEOUT_SCALE:-1}
 export RIG_LOAD_DIVISOR=${RIG_LOAD_DIVISOR:-1}
