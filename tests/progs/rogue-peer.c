@@ -671,14 +671,19 @@ static int dest(struct ctx *x, enum dcase c)
 		return verdict(x, 0, "AUTH does not verify: another token, or rogue-peer's MAC is not kmod/auth.c's");
 	}
 
-	/* One buffer and MR per slot; by copy, nothing is registered. */
+	/*
+	 * One buffer and MR per slot; by copy, nothing is registered. Each
+	 * MR has a page more than it grants: rxe before 6.4 reads past its
+	 * map array when a WRITE ends on an MR's last page (kmod/compat.h,
+	 * LMIG_MR_SPARE_PAGES), which KASAN reports on the debug kernel.
+	 */
 	ds = calloc(x->nslots, sizeof(*ds));
 	for (i = 0; ds && i < x->nslots; i++) {
 		ds[i].npages = x->slots[i].npages;
-		ds[i].mem = mmap(NULL, ds[i].npages * PAGE, PROT_READ | PROT_WRITE,
+		ds[i].mem = mmap(NULL, (ds[i].npages + 1) * PAGE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (ds[i].mem == MAP_FAILED || (!x->copy &&
-		    !(ds[i].mr = link_reg(&x->l, ds[i].mem, ds[i].npages * PAGE))))
+		    !(ds[i].mr = link_reg(&x->l, ds[i].mem, (ds[i].npages + 1) * PAGE))))
 			return verdict(x, 0, "cannot register %llu pages for slot %u: %s",
 				       (unsigned long long)ds[i].npages, i, strerror(errno));
 	}
