@@ -275,6 +275,12 @@ qguest_wait() {
 	fail "$1: no '$2' from the guest within $3 s: $(tail -n 5 "/tmp/$1.log")"
 }
 
+# qguest_last_beat NAME: the number of the guest's last whole beat line, 0
+# if none. A guest paused by a migration may stop in the middle of a line.
+qguest_last_beat() {
+	grep -ao "qguest: beat [0-9]*," "/tmp/$1.log" | tail -n1 | tr -dc 0-9 | grep . || echo 0
+}
+
 # qguest_check NAME: the guest checks every page against its record.
 qguest_check() {
 	local before

@@ -47,7 +47,7 @@ migrate() {
 	[ "$(field "$(pvmq qldst query-status)" status)" = running ] ||
 		fail "the destination QEMU does not run: $(pvmq qldst query-status)"
 
-	last=$(grep "qguest: beat" /tmp/qlsrc.log | tail -n1 | sed 's/.*beat \([0-9]*\),.*/\1/')
+	last=$(qguest_last_beat qlsrc)
 	peer_qguest qldst qguest_wait "qguest: beat $((last + 2))," 60 || fail "no beats on host B"
 	! on_peer "grep -q 'qguest: filled' /tmp/qldst.log" || fail "the guest started over on host B"
 	note "qldst: $(on_peer "grep 'qguest: beat' /tmp/qldst.log | tail -n1"), after beat $last on host A"

@@ -32,7 +32,7 @@ note "QEMU over TCP: total $(field "$st" total-time) ms, downtime $(field "$st" 
 
 # The guest goes on where it was: its next beats come from the destination.
 beats=$(grep -c "qguest: beat" /tmp/qtdst.log || true)
-qguest_wait qtdst "qguest: beat $(($(grep "qguest: beat" /tmp/qtsrc.log | tail -n1 | sed 's/.*beat \([0-9]*\),.*/\1/') + 2))," 60
+qguest_wait qtdst "qguest: beat $(($(qguest_last_beat qtsrc) + 2))," 60
 ! grep -q "qguest: filled" /tmp/qtdst.log || fail "the guest started over on the destination"
 note "qtdst: $(grep "qguest: beat" /tmp/qtdst.log | tail -n1) ($beats beats before)"
 qguest_check qtdst
