@@ -173,15 +173,39 @@ void lmig_sync_wr_init(struct lmig_sync_wr *w)
 
 int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 {
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	unsigned long deadline = jiffies + SEND_TIMEOUT;
+	int err = 0;
+
 	/*
-	 * A posted WR always completes, if only flushed when the QP dies,
+	 * A posted WR always completes, if only flushed when the QP fails,
 	 * and it must not be forgotten before: it points into our stack.
+	 * But it completes in order, behind every send posted before it, and
+	 * a peer that keeps its QP up while it posts no receive holds such a
+	 * send (RNR retries without end) and this WR with it. So the wait is
+	 * bounded: when the worker must stop, the peer counts as gone, or the
+	 * WR is not done after SEND_TIMEOUT, the QP is moved to the error
+	 * state, which flushes it.
 	 */
-	wait_for_completion(&w->done);
+	while (!wait_for_completion_timeout(&w->done, HZ)) {
+		if (err)
+			continue;
+		err = stopping() ? -EINTR : lmig_conn_alive(c);
+		if (!err && time_after(jiffies, deadline))
+			err = -ETIMEDOUT;
+		if (!err)
+			continue;
+		pr_debug("session %u: a work request waits too long (%d): failing the QP\n",
+			 c->session, err);
+		set_closed(c, err);
+		ib_modify_qp(c->id->qp, &attr, IB_QP_STATE);
+	}
 	if (w->status == IB_WC_SUCCESS)
 		return 0;
 	pr_debug("session %u: work request failed: %s\n", c->session,
 		 ib_wc_status_msg(w->status));
+	if (err)
+		return err;
 	return w->status == IB_WC_WR_FLUSH_ERR ? -ECONNRESET : -EIO;
 }
 
@@ -676,6 +700,7 @@ static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
 	wr.opcode = IB_WR_SEND;
 	wr.send_flags = IB_SEND_SIGNALED;
 	tx->status = IB_WC_SUCCESS;
+	tx->posted = jiffies;
 	ret = ib_post_send(c->id->qp, &wr, NULL);
 	if (!ret)
 		WRITE_ONCE(c->last_tx, jiffies);
@@ -761,13 +786,30 @@ static int drop_nops(struct lmig_conn *c)
 	return ret;
 }
 
+/*
+ * A send not completed after SEND_TIMEOUT: the peer takes none of our
+ * messages, though its QP may live and it may send NOPs of its own.
+ */
+static bool send_stuck(struct lmig_conn *c)
+{
+	unsigned long flags;
+	bool stuck = false;
+	int i;
+
+	spin_lock_irqsave(&c->lock, flags);
+	for (i = 0; i < LMIG_TX_DEPTH && !stuck; i++)
+		stuck = c->tx[i].busy && time_after(jiffies, c->tx[i].posted + SEND_TIMEOUT);
+	spin_unlock_irqrestore(&c->lock, flags);
+	return stuck;
+}
+
 int lmig_conn_alive(struct lmig_conn *c)
 {
 	int ret = lmig_conn_error(c);
 
 	if (ret)
 		return ret;
-	if (time_after(jiffies, READ_ONCE(c->last_rx) + PEER_TIMEOUT))
+	if (time_after(jiffies, READ_ONCE(c->last_rx) + PEER_TIMEOUT) || send_stuck(c))
 		return -ETIMEDOUT;
 	return 0;
 }

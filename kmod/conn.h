@@ -38,6 +38,7 @@ struct lmig_tx {
 	void *buf;
 	u64 dma;
 	bool busy;
+	unsigned long posted;	/* jiffies, when busy */
 	int status;		/* enum ib_wc_status of its last send */
 };
 
@@ -113,8 +114,9 @@ int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
  */
 int lmig_conn_keepalive(struct lmig_conn *c);
 /*
- * 0 while the connection works and the peer was heard from lately; else
- * why not (-ETIMEDOUT: silent for too long, as a dead peer is).
+ * 0 while the connection works, the peer was heard from lately and takes
+ * our messages; else why not (-ETIMEDOUT: silent for too long, as a dead
+ * peer is, or a send of ours not taken for as long).
  */
 int lmig_conn_alive(struct lmig_conn *c);
 /*
@@ -129,7 +131,11 @@ int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx);
 int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type);
 
 void lmig_sync_wr_init(struct lmig_sync_wr *w);
-/* Waits for a posted lmig_sync_wr; 0 when it completed well. */
+/*
+ * Waits for a posted lmig_sync_wr; 0 when it completed well. A wait that
+ * lasts (the worker stops, the peer is gone, SEND_TIMEOUT passes) fails
+ * the QP, so that the WR is flushed, and returns why.
+ */
 int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w);
 
 /* A data WRITE of nsge page-sized pieces, completing through cqe. */

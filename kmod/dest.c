@@ -382,10 +382,12 @@ static int grant_memory(struct dest *x)
 			ret = register_chunk(x, &x->chunks[i]);
 	}
 	kthread_unuse_mm(x->vm->mm);
-	if (ret) {
-		lmig_worker_message(s, "could not pin and register guest memory (error %d)", ret);
+	if (ret && ret != -EINTR)
+		lmig_worker_message(s, "%s guest memory (error %d)", lmig_conn_error(x->c) ?
+				    "lost the source while registering" :
+				    "could not pin and register", ret);
+	if (ret)
 		return ret;
-	}
 	return send_grants(x);
 }
 

@@ -304,7 +304,7 @@ static int setup_qp(struct link *l, struct rdma_cm_id *id)
 	qa.recv_cq = l->cq;
 	if (rdma_create_qp(id, l->pd, &qa))
 		return -errno;
-	for (i = 0; i < RX_DEPTH; i++)
+	for (i = 0; i < (l->rx_posted ? l->rx_posted : RX_DEPTH); i++)
 		if (post_rx(l, i))
 			return -EIO;
 	ibv_req_notify_cq(l->cq, 0);

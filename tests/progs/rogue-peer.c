@@ -492,6 +492,41 @@ static int flood(struct ctx *x)
 		       first, sent, acks, rounds, what);
 }
 
+/*
+ * A source that stays connected and sends NOPs but takes no message after
+ * the CHALLENGE: one receive posted, never again. It sends AUTH only once
+ * the destination has sent a keepalive NOP, so that NOP waits for a
+ * receive forever (RNR retries without end), and every registration of
+ * guest memory the destination posts after AUTH waits behind it. The
+ * destination must give up on such a source, not wait with it.
+ */
+static int deaf(struct ctx *x)
+{
+	uint8_t nonce[LMIG_NONCE_LEN], mac[LMIG_MAC_LEN];
+	const char *err;
+	uint32_t type;
+	double t0;
+	int n;
+
+	x->l.rx_posted = 1;
+	x->l.hold_rx = 1;
+	err = hello(x, nonce);
+	if (err)
+		return verdict(x, 0, "the handshake failed: %s", err);
+	/* Half the handshake timeout: the destination's NOP is out by then. */
+	n = link_recv(&x->l, HANDSHAKE_MS / 2, x->rx, &type);
+	if (n != -ETIMEDOUT)
+		return verdict(x, 0, "something came with no receive posted (%d)", n);
+	auth_mac(x->token, nonce, x->hello, x->hello_len, mac);
+	if (send_auth(x, mac))
+		return verdict(x, 0, "could not send AUTH");
+	t0 = now_ms();
+	n = link_recv(&x->l, x->wait_ms, x->rx, &type);
+	return verdict(x, n == -ECONNRESET, "taking nothing after AUTH; after %.0f s: %s",
+		       (now_ms() - t0) / 1000,
+		       n == -ECONNRESET ? link_dead(&x->l) : "the destination still waits");
+}
+
 /* Destination side. */
 
 enum dcase { D_ACK, D_DROP_ACK, D_SILENT, D_BAD_GRANT, D_GRANT_BEYOND, D_GRANT_SHORT,
@@ -840,6 +875,7 @@ static const struct {
 	{ "data-out-of-bounds", data_out_of_bounds, 1, "authenticated: DATA past a slot's end" },
 	{ "final-mismatch", final_mismatch, 1, "authenticated: FINAL counting a page never sent" },
 	{ "flood", flood, 1, "NOPs without HELLO; then thousands of messages, authenticated" },
+	{ "deaf", deaf, 1, "authenticated, sending NOPs, but posting no receive after the CHALLENGE" },
 };
 
 static const char *const dest_cases[] = {

@@ -219,6 +219,7 @@ struct link {
 	double last_tx;			/* ms, for keepalive NOPs */
 	int quiet;			/* no NOPs from us */
 	int hold_rx;			/* receive buffers are not posted again */
+	int rx_posted;			/* receives posted at connect; 0: RX_DEPTH */
 };
 
 double now_ms(void);

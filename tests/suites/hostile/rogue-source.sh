@@ -10,7 +10,8 @@
 # slot's end, an RDMA WRITE across a grant's end (or with no grant at all
 # when the destination copies), a FINAL that lies and a flood of messages
 # each abort the session, never the host; with fast registration and
-# without. The destination VM's memory is exactly as before, no page stays
+# without. A source that stays connected but takes none of the
+# destination's messages is given up on, and can be cancelled meanwhile. The destination VM's memory is exactly as before, no page stays
 # pinned, no session stays, and a real migration to the same VM succeeds
 # afterwards.
 . "$RIG_REPO/tests/lib.sh"
@@ -45,12 +46,28 @@ wait_state() {
 	echo "$st"
 }
 
-# rogue CASE: one source case against the current session; it must pass.
+# rogue CASE [OPTIONS]: one source case against the current session; it
+# must pass.
 rogue() {
 	local line
-	line=$(rogue-peer source --to "$to" --token "$token" --slots "$slots" "$1" 2>/tmp/rogue.err) ||
+	line=$(rogue-peer source --to "$to" --token "$token" --slots "$slots" "${@:2}" "$1" \
+		2>/tmp/rogue.err) ||
 		fail "${line:-rogue-peer source $1 printed nothing}: $(cat /tmp/rogue.err)"
 	note "$line"
+}
+
+# The session on B failed and left nothing behind: CASE's checks.
+expect_failed_clean() {
+	local st
+	st=$(wait_state failed 60)
+	[ "$(field "$st" state)" = failed ] || fail "$1: the destination did not fail: $st"
+	note "$1: the destination failed: $(field "$st" message)"
+	[ "$(field "$(pvmq dst query-status)" status)" = inmigrate ] ||
+		fail "$1: the destination VM was resumed"
+	[ "$(peer_pins_held)" = "$pins_before" ] ||
+		fail "$1: the failed destination keeps pages pinned"
+	! on_peer "lmctl wait $id" >/dev/null 2>&1 || fail "$1: lmctl wait says it completed"
+	on_peer "lmctl remove $id" >/dev/null
 }
 
 # Its AUTH must be kmod/auth.c's, or every case below proves nothing.
@@ -84,18 +101,32 @@ after_auth() {
 	for case in zero-out-of-bounds data-out-of-bounds write-ungranted final-mismatch flood; do
 		listen
 		rogue "$case"
-		st=$(wait_state failed 60)
-		[ "$(field "$st" state)" = failed ] || fail "$case: the destination did not fail: $st"
-		note "$case: the destination failed: $(field "$st" message)"
-		[ "$(field "$(pvmq dst query-status)" status)" = inmigrate ] ||
-			fail "$case: the destination VM was resumed"
-		[ "$(peer_pins_held)" = "$pins_before" ] ||
-			fail "$case: the failed destination keeps pages pinned"
-		! on_peer "lmctl wait $id" >/dev/null 2>&1 || fail "$case: lmctl wait says it completed"
-		on_peer "lmctl remove $id" >/dev/null
+		expect_failed_clean "$case"
 	done
 }
 after_auth
+
+# A source that takes no message after the CHALLENGE yet sends NOPs: the
+# destination's keepalive waits for a receive without end, and its memory
+# registrations wait behind it. The destination gives up on that source
+# (conn.c's SEND_TIMEOUT, 30 s); a cancel before then returns at once.
+listen
+rogue deaf --wait 120
+expect_failed_clean deaf
+listen
+rogue-peer source --to "$to" --token "$token" --slots "$slots" --wait 120 deaf \
+	>/tmp/deaf.out 2>&1 &
+deaf_pid=$!
+# Past AUTH (sent 5 s in) and into the registration.
+sleep 12
+t0=$(date +%s)
+timeout 60 rig-exec run "$RIG_PEER" "$RIG_EXEC_PORT" "lmctl cancel $id" >/dev/null ||
+	fail "deaf: lmctl cancel on host B did not return within 60 s"
+note "deaf: cancelled in $(($(date +%s) - t0)) s while the destination waited on the source"
+wait "$deaf_pid" || fail "deaf, cancelled: $(cat /tmp/deaf.out)"
+note "$(cat /tmp/deaf.out)"
+[ "$(peer_pins_held)" = "$pins_before" ] || fail "deaf: the cancelled destination keeps pages pinned"
+on_peer "lmctl remove $id" >/dev/null
 # The same when pages come by copy (DATA) and nothing is granted.
 # CHECK: the fastreg parameter is new (wire 1.1's placement); without it
 # this pass is skipped.
