@@ -34,6 +34,7 @@
 #include <linux/kvm_host.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -125,6 +126,37 @@ static long check_layout(struct lmig_harvest *h)
 	return ret;
 }
 
+/*
+ * Pages per KVM_CLEAR_DIRTY_LOG. KVM holds the VM's mmu lock for the
+ * whole of each call, and the guest's faults wait for it: a huge slot is
+ * cleared a piece at a time. A multiple of 64, as KVM requires.
+ */
+#define CLEAR_CHUNK	(SZ_256M >> PAGE_SHIFT)
+
+/* Re-protects the pages the last GET named, CLEAR_CHUNK at a time. */
+static long clear_slot(struct lmig_harvest *h, u32 i)
+{
+	const struct lmig_slot *s = &h->vm->slots[i];
+	struct kvm_clear_dirty_log clear = { .slot = kvm_slot(s) };
+	u64 first, n;
+	long ret;
+
+	for (first = 0; first < s->npages; first += n) {
+		n = min_t(u64, CLEAR_CHUNK, s->npages - first);
+		/* CLEAR acts on the bits it is given: none, nothing to do. */
+		if (find_next_bit(h->bitmaps[i], first + n, first) >= first + n)
+			continue;
+		clear.first_page = first;
+		clear.num_pages = n;
+		clear.dirty_bitmap = (void __user *)(bitmap_uaddr(h) + first / 8);
+		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
+		if (ret)
+			return ret;
+		cond_resched();
+	}
+	return 0;
+}
+
 /* Fetches a slot's dirty bitmap and re-protects what it names. */
 static long harvest_slot(struct lmig_harvest *h, u32 i)
 {
@@ -133,20 +165,14 @@ static long harvest_slot(struct lmig_harvest *h, u32 i)
 		.slot = kvm_slot(s),
 		.dirty_bitmap = (void __user *)bitmap_uaddr(h),
 	};
-	struct kvm_clear_dirty_log clear = {
-		.slot = kvm_slot(s),
-		.first_page = 0,
-		.num_pages = s->npages,
-		.dirty_bitmap = (void __user *)bitmap_uaddr(h),
-	};
 	long ret;
 
 	ret = vm_ioctl(h, KVM_GET_DIRTY_LOG, &log, sizeof(log));
-	if (!ret)
-		ret = vm_ioctl(h, KVM_CLEAR_DIRTY_LOG, &clear, sizeof(clear));
 	if (!ret && copy_from_user(h->bitmaps[i], (void __user *)bitmap_uaddr(h),
 				   bitmap_bytes(s->npages)))
 		ret = -EFAULT;
+	if (!ret)
+		ret = clear_slot(h, i);
 	if (ret) {
 		snprintf(h->why, sizeof(h->why),
 			 "could not harvest the dirty log of slot %u (error %ld)", s->id, ret);
