@@ -8,6 +8,7 @@
 # make check KVERS=debug   on a KASAN, lockdep, kmemleak, UBSAN build of 6.1 (built once)
 # make demo            two emulated hosts, their RDMA link, a guest's dirty rate
 # make bench           lmig against ib_write_bw and QEMU's RDMA migration, in the rig
+# make bench-scale     kernel memory, setup and harvest time of 1 to 4 GiB guests
 # make deps            install the Debian packages all of this needs
 # make style           checkpatch on the module
 # make install         lmig.ko into /lib/modules, lmctl into $(PREFIX)/sbin
@@ -33,7 +34,7 @@ TEST_PROGS := $(BIN)/rig-exec $(BIN)/kvm-dirty-log $(BIN)/uapi-version $(BIN)/qm
 	$(BUILD)/lguest.cpio.gz
 COMMON := tools/common/json.c tools/common/qmp.c
 
-.PHONY: all module tools deps check demo bench style install dkms-install clean rig-build
+.PHONY: all module tools deps check demo bench bench-scale style install dkms-install clean rig-build
 
 all: module tools
 
@@ -145,6 +146,10 @@ demo: deps tools
 # lmig against ib_write_bw and QEMU's RDMA migration, on the rig's link.
 bench: deps tools
 	tests/bench.sh $(firstword $(KVERS))
+
+# What a session costs as guests grow: sparse lmvm VMs of 1, 2 and 4 GiB.
+bench-scale: deps tools
+	tests/bench.sh --scale $(firstword $(KVERS))
 
 style: deps
 	tests/style.sh

@@ -7,37 +7,64 @@
 # (table.txt), the numbers (bench.json) and the plot of remaining memory
 # over time, lmig next to QEMU (bench.png).
 #
-#   tests/bench.sh [KERNEL]
+# make bench-scale (--scale) runs tests/bench/scale.sh instead: guests of
+# BENCH_SCALE_GIB GiB (default "1 2 4"), on hosts with room for the
+# biggest; it leaves build/bench-scale/scale.txt and scale.json.
+#
+#   tests/bench.sh [--scale] [KERNEL]
 
 set -uo pipefail
 . "$(dirname "$0")/rig/lib.sh"
 
+scale=
+if [ "${1:-}" = --scale ]; then
+	scale=1
+	shift
+fi
 kernel=${1:-6.1}
-bench=tests/bench/run.sh
-"$RIG_DIR/deps.sh" gnuplot-nox || exit 1
+if [ -n "$scale" ]; then
+	name=bench-scale bench=tests/bench/scale.sh result=scale.json
+	export BENCH_SCALE_GIB=${BENCH_SCALE_GIB:-1 2 4}
+	# shellcheck disable=SC2086
+	biggest=$(printf '%s\n' $BENCH_SCALE_GIB | sort -n | tail -n1)
+	# The guest, and the 2 GiB a host needs besides.
+	export RIG_MEM=${RIG_MEM:-$((biggest * 1024 + 2048))}
+else
+	name=bench bench=tests/bench/run.sh result=bench.json
+	"$RIG_DIR/deps.sh" gnuplot-nox || exit 1
+fi
 "$RIG_DIR/prepare.sh" "$kernel" || exit 1
 
 host_a=$BUILD/rig/$kernel/two-hosts/host-a
-"$RIG_DIR/boot.sh" "$kernel" two-hosts "$bench" >"$BUILD/bench.tap" &
+log=${bench%.sh}
+log=${log//\//.}
+"$RIG_DIR/boot.sh" "$kernel" two-hosts "$bench" >"$BUILD/$name.tap" &
 boot=$!
 # boot.sh starts by clearing the result directory: wait for this run's.
 sleep 2
-tail -n +1 -F "$host_a/logs/tests.bench.run.log" 2>/dev/null &
+tail -n +1 -F "$host_a/logs/$log.log" 2>/dev/null &
 tailer=$!
 wait $boot
 rc=$?
 sleep 1
 kill $tailer 2>/dev/null
 wait $tailer 2>/dev/null
-if [ $rc -ne 0 ] || ! grep -q '^ok' "$BUILD/bench.tap" || [ ! -s "$host_a/bench/bench.json" ]; then
-	cat "$BUILD/bench.tap"
-	echo "bench failed: see build/rig/$kernel/two-hosts/host-*/ for the hosts' logs"
+if [ $rc -ne 0 ] || ! grep -q '^ok' "$BUILD/$name.tap" || [ ! -s "$host_a/$name/$result" ]; then
+	cat "$BUILD/$name.tap"
+	echo "$name failed: see build/rig/$kernel/two-hosts/host-*/ for the hosts' logs"
 	exit 1
 fi
 
-res=$BUILD/bench
+res=$BUILD/$name
 rm -rf "$res"
-cp -r "$host_a/bench" "$res"
+cp -r "$host_a/$name" "$res"
+if [ -n "$scale" ]; then
+	echo
+	cat "$res/scale.txt"
+	echo
+	echo "bench-scale: ${res#"$REPO"/}/scale.json and scale.txt"
+	exit 0
+fi
 plot=()
 for pct in 0 25 50; do
 	plot+=("set title 'guest dirtying ${pct} % of the link'; plot '$res/lmig$pct.dat' using 1:2 with lines lw 2 title 'lmig (lmvm)', '$res/qemu$pct.dat' using 1:2 with lines lw 2 title 'QEMU rdma: (qguest)'")

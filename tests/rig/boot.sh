@@ -15,7 +15,8 @@
 # host, default 1), RIG_BOOT_TIMEOUT (s, default 120), RIG_TIMEOUT_SCALE
 # (each test's timeout is multiplied by it, default 1), RIG_LOAD_DIVISOR
 # (guests' dirty rates are divided by it, default 1: load in tests/lib.sh),
-# and make bench's BENCH_MEM_MIB and BENCH_CAP_S (tests/bench/run.sh).
+# and make bench's BENCH_MEM_MIB and BENCH_CAP_S (tests/bench/run.sh) and
+# BENCH_SCALE_GIB (tests/bench/scale.sh).
 # The debug kernel defaults to 3072 MiB (KASAN's shadow and kmemleak's
 # pool), 600 s, a scale of 4 and a divisor of 32 (everything under TCG runs
 # several times slower, and its link carries a few hundred KiB/s).
@@ -89,8 +90,8 @@ for i in "${!roles[@]}"; do
 		LMIG_KO=$(module_dir "$kernel")/lmig.ko
 	EOT
 	# make bench's settings (tests/bench/run.sh), when given.
-	for v in BENCH_MEM_MIB BENCH_CAP_S; do
-		[ -z "${!v:-}" ] || echo "$v=${!v}" >>"$dir/env"
+	for v in BENCH_MEM_MIB BENCH_CAP_S BENCH_SCALE_GIB; do
+		[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}" >>"$dir/env"
 	done
 	sed -i 's/^\t*//; s/^/export /' "$dir/env"
 
