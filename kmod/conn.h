@@ -127,6 +127,12 @@ int lmig_conn_alive(struct lmig_conn *c);
  */
 struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout);
 int lmig_conn_repost(struct lmig_conn *c, struct lmig_rx *rx);
+/* Whether a message waits to be received: a hint for a worker's waits. */
+static inline bool lmig_conn_rx_pending(struct lmig_conn *c)
+{
+	return !list_empty_careful(&c->rx_ready);
+}
+
 /* The same, copied to buf (LMIG_MSG_MAX bytes): its length, or an error. */
 int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type);
 

@@ -30,6 +30,12 @@
 #include "lmig.h"
 
 #define HANDSHAKE_TIMEOUT	(10 * HZ)
+/*
+ * While it registers guest memory, the destination grants what it has
+ * registered at most this long after the last GRANT (the first chunk at
+ * once): the source writes into it meanwhile.
+ */
+#define GRANT_EVERY		(HZ / 10)
 
 static bool fastreg = true;
 module_param(fastreg, bool, 0644);
@@ -59,6 +65,8 @@ struct dest {
 
 	struct chunk *chunks;
 	u32 nchunks;
+	u32 registered;		/* chunks pinned and registered, in order */
+	u32 granted;		/* of those, chunks granted to the source */
 	u32 *slot_chunk;	/* index of each slot's first chunk */
 	u32 chunk_pages;
 
@@ -310,14 +318,14 @@ static int register_chunk(struct dest *x, struct chunk *k)
 	return lmig_sync_wr_wait(x->c, &w);
 }
 
+/* Grants the chunks registered since the last GRANT. */
 static int send_grants(struct dest *x)
 {
 	struct lmig_msg_grant *m = x->msg;
-	struct lmig_msg_ready ready = {};
 	u32 i, n = 0;
 	int ret;
 
-	for (i = 0; i < x->nchunks; i++) {
+	for (i = x->granted; i < x->registered; i++) {
 		struct lmig_wire_grant *g = &m->grants[n++];
 		const struct chunk *k = &x->chunks[i];
 
@@ -327,19 +335,18 @@ static int send_grants(struct dest *x)
 		g->iova = cpu_to_le64(k->mr->iova);
 		g->rkey = cpu_to_le32(k->mr->rkey);
 		g->reserved = 0;
-		if (n == LMIG_GRANTS_PER_MSG || i + 1 == x->nchunks) {
+		if (n == LMIG_GRANTS_PER_MSG || i + 1 == x->registered) {
 			memset(&m->hdr, 0, sizeof(m->hdr));
 			m->count = cpu_to_le32(n);
 			m->reserved = 0;
 			ret = lmig_conn_send(x->c, LMIG_MSG_GRANT, m, struct_size(m, grants, n));
 			if (ret)
 				return ret;
+			x->granted = i + 1;
 			n = 0;
 		}
 	}
-	ready.chunks = cpu_to_le64(x->nchunks);
-	ready.placement = cpu_to_le32(LMIG_PLACE_WRITE);
-	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
+	return 0;
 }
 
 /* Nothing to pin or grant: READY alone says that pages come by copy. */
@@ -356,9 +363,39 @@ static int copy_memory(struct dest *x)
 	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
 }
 
+static int place_zeros(struct dest *x, u32 len);
+
+/*
+ * What a source sends while memory is still being registered: ZEROs for
+ * pages of chunks granted already (NOPs are passed over). Taken between
+ * chunks, at most a receive ring's worth each time.
+ */
+static int take_early(struct dest *x)
+{
+	u32 type, n;
+	int ret;
+
+	for (n = 0; n < LMIG_RX_DEPTH; n++) {
+		ret = recv_msg(x, 0, &type);
+		if (ret == -ETIMEDOUT)
+			return 0;
+		if (ret < 0)
+			return ret;
+		ret = type == LMIG_MSG_ZERO ? place_zeros(x, ret) : -EPROTO;
+		if (ret == -EPROTO)
+			lmig_worker_message(x->s, "the source broke the protocol (%u) before READY",
+					    type);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int grant_memory(struct dest *x)
 {
 	struct lmig_session *s = x->s;
+	struct lmig_msg_ready ready = {};
+	unsigned long last = jiffies;
 	u32 i;
 	int ret;
 
@@ -378,17 +415,34 @@ static int grant_memory(struct dest *x)
 		/* Pinning a big VM takes a while: the source hears from here. */
 		if (!ret)
 			ret = lmig_conn_keepalive(x->c);
-		if (!ret)
+		if (!ret) {
 			ret = register_chunk(x, &x->chunks[i]);
+			if (ret && ret != -EINTR)
+				lmig_worker_message(s, "%s guest memory (error %d)",
+						    lmig_conn_error(x->c) ?
+						    "lost the source while registering" :
+						    "could not pin and register", ret);
+		}
+		if (ret)
+			break;
+		x->registered = i + 1;
+		/* The first chunk at once: the source starts on it. */
+		if (!x->granted || x->registered - x->granted == LMIG_GRANTS_PER_MSG ||
+		    time_after_eq(jiffies, last + GRANT_EVERY)) {
+			ret = send_grants(x);
+			last = jiffies;
+		}
+		if (!ret)
+			ret = take_early(x);
 	}
 	kthread_unuse_mm(x->vm->mm);
-	if (ret && ret != -EINTR)
-		lmig_worker_message(s, "%s guest memory (error %d)", lmig_conn_error(x->c) ?
-				    "lost the source while registering" :
-				    "could not pin and register", ret);
+	if (!ret)
+		ret = send_grants(x);
 	if (ret)
 		return ret;
-	return send_grants(x);
+	ready.chunks = cpu_to_le64(x->nchunks);
+	ready.placement = cpu_to_le32(LMIG_PLACE_WRITE);
+	return lmig_conn_send(x->c, LMIG_MSG_READY, &ready, sizeof(ready));
 }
 
 /*
@@ -399,6 +453,7 @@ static int grant_memory(struct dest *x)
 static int place_zero(struct dest *x, u32 slot, u64 p)
 {
 	const struct chunk *k;
+	u32 i;
 	void __user *hva;
 	void *va;
 
@@ -410,7 +465,11 @@ static int place_zero(struct dest *x, u32 slot, u64 p)
 			return -EFAULT;
 		return 0;
 	}
-	k = &x->chunks[x->slot_chunk[slot] + div_u64(p, x->chunk_pages)];
+	i = x->slot_chunk[slot] + div_u64(p, x->chunk_pages);
+	/* A page the source was never granted is not pinned yet. */
+	if (i >= x->granted)
+		return -EPROTO;
+	k = &x->chunks[i];
 	va = kmap_local_page(k->pages[p - k->first]);
 	if (memchr_inv(va, 0, PAGE_SIZE))
 		clear_page(va);

@@ -13,6 +13,7 @@
  *                             <-    CHALLENGE (nonce)
  *   AUTH (HMAC-SHA256)        ->
  *                             <-    GRANT ... (chunk -> iova, rkey)
+ *   [round 0's WRITEs, ZEROs] ->    GRANT ...
  *                             <-    READY            or ERROR (why)
  *   [RDMA WRITEs of a round]
  *   ZERO (page ranges)        ->
@@ -28,6 +29,15 @@
  * landed when its ROUND_DONE arrives, and all of them when FINAL does.
  * ROUND_ACK keeps a zero marker of one round from being placed after a
  * WRITE of the next one to the same page.
+ *
+ * The destination grants chunks as it registers them, in slot and page
+ * order, the first one at once: since 1.3 the source starts round 0 on the
+ * first GRANT, writing only into chunks granted already and sending ZERO
+ * only for pages in them, while the destination registers the rest and
+ * places those zeros between chunks. READY follows the last GRANT; round
+ * 0's ROUND_DONE is sent only after it. A 1.2 destination grants
+ * everything before READY anyway, and a 1.2 source sends nothing before
+ * READY: either side works with the other.
  */
 #ifndef _LMIG_PROTO_H
 #define _LMIG_PROTO_H
@@ -37,8 +47,11 @@
 
 #define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
 #define LMIG_PROTO_MAJOR	1
-/* 1.1 added NOP, DATA and READY's placement; 1.2 shared slots. */
-#define LMIG_PROTO_MINOR	2
+/*
+ * 1.1 added NOP, DATA and READY's placement; 1.2 shared slots; 1.3 round
+ * 0 on the first GRANT.
+ */
+#define LMIG_PROTO_MINOR	3
 
 /* Every message fits in one receive buffer. */
 #define LMIG_MSG_MAX		16384

@@ -67,6 +67,7 @@ struct source {
 
 	struct slot_grants *grants;
 	u64 ngrants;
+	bool ready;			/* READY came: every grant is here */
 	struct stage stages[NSTAGES];
 	bool stages_mapped;
 	bool copy;			/* LMIG_PLACE_COPY: pages go in DATA */
@@ -356,13 +357,10 @@ static int check_ready(struct source *x, u32 len)
 		x->copy = true;
 		/* Stages hold max_sge pages. */
 		x->run_max = min_t(u32, LMIG_DATA_PAGES, x->c->max_sge);
-		lmig_worker_note(x->s, "connected; the destination copies pages in");
 		return 0;
 	default:
 		goto bad;
 	}
-	x->run_max = x->c->max_sge;
-	lmig_worker_note(x->s, "connected");
 	for (i = 0; i < x->vm->nregions; i++)
 		if (x->grants[i].next != x->vm->regions[i].npages) {
 			lmig_worker_message(x->s, "protocol error: slot %u not granted whole", i);
@@ -374,12 +372,71 @@ bad:
 	return -EPROTO;
 }
 
+/* A GRANT, or the READY after the last one. */
+static int take_grant_msg(struct source *x, u32 type, int len)
+{
+	int ret;
+
+	if (type == LMIG_MSG_READY) {
+		ret = check_ready(x, len);
+		x->ready = !ret;
+		return ret;
+	}
+	if (type != LMIG_MSG_GRANT) {
+		lmig_worker_message(x->s, "protocol error: message %u where GRANT or READY was due",
+				    type);
+		return -EPROTO;
+	}
+	ret = take_grants(x, len);
+	if (ret == -EPROTO)
+		lmig_worker_message(x->s, "protocol error: bad memory grant");
+	return ret;
+}
+
+/*
+ * Takes the grants that have come, at most a receive ring's worth, and
+ * with a timeout first waits that long for one. 0, or -ETIMEDOUT when
+ * none came in time. The destination grants as it registers: grants
+ * left unread would fill the receive ring and hold up its sends.
+ */
+static int take_more_grants(struct source *x, unsigned long timeout)
+{
+	u32 type;
+	int len, n;
+
+	for (n = 0; !x->ready && n < LMIG_RX_DEPTH; n++) {
+		len = recv_msg(x, n ? 0 : timeout, &type);
+		if (len == -ETIMEDOUT && (n || !timeout))
+			return 0;
+		if (len < 0)
+			return len;
+		len = take_grant_msg(x, type, len);
+		if (len)
+			return len;
+	}
+	return 0;
+}
+
+/* Round 0 caught up with the destination's registration: waits for page. */
+static int wait_grant(struct source *x, u32 slot, u64 page)
+{
+	int ret;
+
+	while (!x->ready && page >= x->grants[slot].next) {
+		ret = take_more_grants(x, GRANT_TIMEOUT);
+		if (ret)
+			return ret;
+	}
+	/* READY vouched for every slot granted whole. */
+	return page < x->grants[slot].next ? 0 : -EPROTO;
+}
+
 static int handshake(struct source *x)
 {
 	struct lmig_session *s = x->s;
 	struct lmig_msg_challenge *ch = x->rxmsg;
 	struct lmig_msg_auth auth = {};
-	u32 hello_len;
+	u32 hello_len, type;
 	int ret;
 
 	ret = lmig_conn_connect(x->c, (struct sockaddr *)&x->dst, x->timeout);
@@ -411,24 +468,24 @@ static int handshake(struct source *x)
 	if (ret)
 		return ret;
 	lmig_worker_note(s, "waiting for the destination to grant its memory");
-	for (;;) {
-		u32 type;
-
-		ret = recv_msg(x, GRANT_TIMEOUT, &type);
-		if (ret < 0)
-			return ret;
-		if (type == LMIG_MSG_READY)
-			break;
-		if (type == LMIG_MSG_GRANT)
-			ret = take_grants(x, ret);
-		else
-			ret = -EPROTO;
-		if (ret) {
-			lmig_worker_message(s, "protocol error: bad memory grant");
-			return ret;
-		}
-	}
-	return check_ready(x, ret);
+	/*
+	 * The first GRANT (or READY, when pages are copied) is enough: round
+	 * 0 goes as far as the grants do while the rest is registered.
+	 */
+	x->run_max = x->c->max_sge;
+	ret = recv_msg(x, GRANT_TIMEOUT, &type);
+	if (ret < 0)
+		return ret;
+	ret = take_grant_msg(x, type, ret);
+	if (ret)
+		return ret;
+	if (!x->ready)
+		lmig_worker_note(s, "connected; the destination registers the rest of its memory");
+	else if (x->copy)
+		lmig_worker_note(s, "connected; the destination copies pages in");
+	else
+		lmig_worker_note(s, "connected");
+	return 0;
 }
 
 static int send_zero(struct source *x)
@@ -542,6 +599,12 @@ static int send_page(struct source *x, u32 slot, u64 page)
 		if (ret)
 			return ret;
 	}
+	/* Not even a zero marker before its grant: that page is not pinned yet. */
+	if (!x->ready && page >= x->grants[slot].next) {
+		ret = wait_grant(x, slot, page);
+		if (ret)
+			return ret;
+	}
 	if (!x->cur) {
 		ret = get_stage(x);
 		if (ret)
@@ -615,7 +678,7 @@ static int send_slot_pages(struct source *x, u32 slot, const unsigned long *bitm
 			if (kthread_should_stop())
 				return -EINTR;
 			ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?:
-			      vmm_alive(x);
+			      vmm_alive(x) ?: take_more_grants(x, 0);
 			if (ret)
 				return ret;
 			publish(x, U64_MAX);
@@ -644,6 +707,9 @@ static int send_round(struct source *x, bool all)
 	ret = flush(x);
 	if (!ret)
 		ret = send_zero(x);
+	/* Round 0 ends only once READY has vouched for every grant. */
+	while (!ret && !x->ready)
+		ret = take_more_grants(x, GRANT_TIMEOUT);
 	if (ret)
 		return ret;
 	r.round = cpu_to_le64(x->round);
@@ -831,16 +897,18 @@ static int source_thread(void *arg)
 	s->stats.setup_time_ms = ktime_ms_delta(ktime_get(), t0);
 	spin_unlock(&s->stats_lock);
 
-	/* The destination waits too, and hears from here meanwhile. */
+	/* The destination waits too, and hears from here meanwhile; its grants are taken. */
 	while (!started(s) && !kthread_should_stop() && !ret) {
 		wait_event_interruptible_timeout(x->c->wq, started(s) || lmig_conn_error(x->c) ||
+						 lmig_conn_rx_pending(x->c) ||
 						 kthread_should_stop(), HZ);
-		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?: vmm_alive(x);
+		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?: vmm_alive(x) ?:
+		      take_more_grants(x, 0);
 	}
 	if (kthread_should_stop())
 		goto out;
 	if (ret) {
-		if (ret != -ESRCH)
+		if (ret != -ESRCH && ret != -EPROTO)
 			lmig_worker_message(s, "the destination went away before the start");
 		goto out;
 	}

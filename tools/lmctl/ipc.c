@@ -187,9 +187,19 @@ int ipc_session_migrate(int fd, __u32 id, __u32 downtime_limit_ms, __u64 max_ban
 		.max_bandwidth = max_bandwidth,
 	};
 
+	struct lmig_status st;
+	int e;
+
 	if (ioctl(fd, LMIG_IOC_SESSION_START, &s) == 0)
 		return 0;
-	return explain(errno, err, errlen, "cannot start the migration");
+	e = errno;
+	/* Connected, then failed before the start: the module says why. */
+	if (e == EBUSY && !ipc_status(fd, id, &st) && st.state == LMIG_STATE_FAILED) {
+		snprintf(err, errlen, "the session failed before it started: %.*s",
+			 (int)sizeof(st.message), st.message[0] ? st.message : strerror(-st.error));
+		return -e;
+	}
+	return explain(e, err, errlen, "cannot start the migration");
 }
 
 int ipc_session_finalize(int fd, __u32 id, const void *blob, __u32 blob_len,

@@ -237,8 +237,9 @@ static int finalize_auto(int fd, __u32 id, struct qmp *q, const char *qemu_uri, 
 			summary_print(&st, -1, -1, json);
 			if (st.state == LMIG_STATE_COMPLETED)
 				return 0;
-			fprintf(stderr, "lmctl: session %u %s before it converged; the VM runs on here\n",
-				id, state_name(st.state));
+			fprintf(stderr, "lmctl: session %u %s before it converged%s%.*s; the VM runs on here\n",
+				id, state_name(st.state), st.message[0] ? ": " : "",
+				(int)sizeof(st.message), st.message);
 			return 1;
 		}
 		sleep_ms(POLL_MS);

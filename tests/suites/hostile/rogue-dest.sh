@@ -62,12 +62,17 @@ slots=$(vmq src x-query-memory | grep -o '"gpa": *[0-9]*, *"size": *[0-9]*' |
 	awk -F'[:,]' '{ printf "%s0:%d:%d", (NR > 1 ? "," : ""), $2 / 4096, $4 / 4096 }')
 pins_before=$(pins_held)
 
-# Refusals: lmctl start fails with the reason, and removes its session.
+# Refusals: lmctl start fails with the reason. A refusal in the handshake
+# leaves no session; one that comes after the first GRANT (grant-short's
+# READY, since round 0 starts on the first GRANT) can fail the session
+# once started, and lmctl prints its summary: that one is removed here.
 for case in error-text bad-grant grant-beyond grant-short bad-placement; do
 	rogue_start "$case"
-	! lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto \
-		>/dev/null 2>/tmp/err || fail "$case: the source went on"
+	! lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto --json \
+		>/tmp/out 2>/tmp/err || fail "$case: the source went on"
 	note "$case: lmctl: $(cat /tmp/err)"
+	id=$(field "$(cat /tmp/out)" id)
+	[ -z "$id" ] || lmctl remove "$id" >/dev/null
 	case $case in
 	error-text) grep -q "rogue-peer refuses" /tmp/err || fail "$case: the text is not shown" ;;
 	bad-placement) grep -q "protocol error" /tmp/err || fail "$case: not a protocol error" ;;
