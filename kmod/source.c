@@ -196,6 +196,8 @@ static struct stage *find_stage(struct source *x)
 	return found;
 }
 
+static int take_more_grants(struct source *x, unsigned long timeout);
+
 /*
  * Waits for a free stage, that is for WRITEs to complete. If they never
  * do (a dead peer that RC does not give up on), the peer's silence tells.
@@ -214,7 +216,7 @@ static int get_stage(struct source *x)
 			return 0;
 		}
 		err = kthread_should_stop() ? -EINTR : lmig_conn_alive(x->c) ?:
-		      lmig_conn_keepalive(x->c);
+		      lmig_conn_keepalive(x->c) ?: take_more_grants(x, 0);
 	}
 	return err;
 }
@@ -583,7 +585,8 @@ static int flush(struct source *x)
 	x->cur = NULL;
 	x->cur_n = 0;
 	pace(x);
-	return lmig_conn_keepalive(x->c);
+	/* A paced round 0 may take long over 1024 pages: grants are taken here too. */
+	return lmig_conn_keepalive(x->c) ?: take_more_grants(x, 0);
 }
 
 static int send_page(struct source *x, u32 slot, u64 page)
