@@ -396,6 +396,7 @@ static int grant_memory(struct dest *x)
 	struct lmig_session *s = x->s;
 	struct lmig_msg_ready ready = {};
 	unsigned long last = jiffies;
+	bool pinning = false;
 	u32 i;
 	int ret;
 
@@ -417,23 +418,23 @@ static int grant_memory(struct dest *x)
 			ret = lmig_conn_keepalive(x->c);
 		if (!ret) {
 			ret = register_chunk(x, &x->chunks[i]);
-			if (ret && ret != -EINTR)
-				lmig_worker_message(s, "%s guest memory (error %d)",
-						    lmig_conn_error(x->c) ?
-						    "lost the source while registering" :
-						    "could not pin and register", ret);
+			pinning = ret && !lmig_conn_error(x->c);
 		}
-		if (ret)
-			break;
-		x->registered = i + 1;
+		if (!ret)
+			x->registered = i + 1;
 		/* The first chunk at once: the source starts on it. */
-		if (!x->granted || x->registered - x->granted == LMIG_GRANTS_PER_MSG ||
-		    time_after_eq(jiffies, last + GRANT_EVERY)) {
+		if (!ret && (!x->granted || x->registered - x->granted == LMIG_GRANTS_PER_MSG ||
+			     time_after_eq(jiffies, last + GRANT_EVERY))) {
 			ret = send_grants(x);
 			last = jiffies;
 		}
 		if (!ret)
 			ret = take_early(x);
+		/* take_early() names the protocol errors itself. */
+		if (ret && ret != -EINTR && ret != -EPROTO)
+			lmig_worker_message(s, "%s guest memory (error %d)", pinning ?
+					    "could not pin and register" :
+					    "lost the source while registering", ret);
 	}
 	kthread_unuse_mm(x->vm->mm);
 	if (!ret)

@@ -83,7 +83,7 @@ struct source {
 	u32 cur_n;
 	u32 cur_slot;
 	u64 cur_first;
-	const struct grant *cur_g;
+	struct grant cur_g;		/* a copy: more grants move the arrays */
 
 	u64 round;
 	u64 round_pages;		/* to send this round */
@@ -283,8 +283,8 @@ static int take_grants(struct source *x, u32 len)
 	const struct lmig_msg_grant *m = x->rxmsg;
 	u32 n = le32_to_cpu(m->count), i;
 
-	if (len < sizeof(*m) || n > LMIG_GRANTS_PER_MSG || len != struct_size(m, grants, n) ||
-	    m->reserved)
+	if (len < sizeof(*m) || !n || n > LMIG_GRANTS_PER_MSG ||
+	    len != struct_size(m, grants, n) || m->reserved)
 		return -EPROTO;
 	for (i = 0; i < n; i++) {
 		const struct lmig_wire_grant *w = &m->grants[i];
@@ -419,16 +419,22 @@ static int take_more_grants(struct source *x, unsigned long timeout)
 	return 0;
 }
 
-/* Round 0 caught up with the destination's registration: waits for page. */
+/*
+ * Round 0 caught up with the destination's registration: waits for page's
+ * grant, or with page U64_MAX for READY. The time waited is not the
+ * link's: the round's clock, which paces it and measures the throughput,
+ * moves on by as much.
+ */
 static int wait_grant(struct source *x, u32 slot, u64 page)
 {
-	int ret;
+	ktime_t t0 = ktime_get();
+	int ret = 0;
 
-	while (!x->ready && page >= x->grants[slot].next) {
+	while (!ret && !x->ready && (page == U64_MAX || page >= x->grants[slot].next))
 		ret = take_more_grants(x, GRANT_TIMEOUT);
-		if (ret)
-			return ret;
-	}
+	x->round_start = ktime_add(x->round_start, ktime_sub(ktime_get(), t0));
+	if (ret || page == U64_MAX)
+		return ret;
 	/* READY vouched for every slot granted whole. */
 	return page < x->grants[slot].next ? 0 : -EPROTO;
 }
@@ -563,7 +569,7 @@ static int send_data(struct source *x)
 static int flush(struct source *x)
 {
 	struct ib_device *dev = x->c->id->device;
-	const struct grant *g = x->cur_g;
+	const struct grant *g = &x->cur_g;
 	u32 k;
 	int ret;
 
@@ -597,7 +603,7 @@ static int send_page(struct source *x, u32 slot, u64 page)
 
 	if (x->cur_n && (slot != x->cur_slot || page != x->cur_first + x->cur_n ||
 			 x->cur_n == x->run_max ||
-			 (!x->copy && page >= x->cur_g->first + x->cur_g->npages))) {
+			 (!x->copy && page >= x->cur_g.first + x->cur_g.npages))) {
 		ret = flush(x);
 		if (ret)
 			return ret;
@@ -627,9 +633,13 @@ static int send_page(struct source *x, u32 slot, u64 page)
 	if (!x->cur_n) {
 		x->cur_slot = slot;
 		x->cur_first = page;
-		x->cur_g = x->copy ? NULL : find_grant(x, slot, page);
-		if (!x->copy && !x->cur_g)
-			return -EPROTO;
+		if (!x->copy) {
+			const struct grant *g = find_grant(x, slot, page);
+
+			if (!g)
+				return -EPROTO;
+			x->cur_g = *g;
+		}
 	}
 	x->cur_n++;
 	return 0;
@@ -711,8 +721,8 @@ static int send_round(struct source *x, bool all)
 	if (!ret)
 		ret = send_zero(x);
 	/* Round 0 ends only once READY has vouched for every grant. */
-	while (!ret && !x->ready)
-		ret = take_more_grants(x, GRANT_TIMEOUT);
+	if (!ret)
+		ret = wait_grant(x, 0, U64_MAX);
 	if (ret)
 		return ret;
 	r.round = cpu_to_le64(x->round);
@@ -903,7 +913,7 @@ static int source_thread(void *arg)
 	/* The destination waits too, and hears from here meanwhile; its grants are taken. */
 	while (!started(s) && !kthread_should_stop() && !ret) {
 		wait_event_interruptible_timeout(x->c->wq, started(s) || lmig_conn_error(x->c) ||
-						 lmig_conn_rx_pending(x->c) ||
+						 (!x->ready && lmig_conn_rx_pending(x->c)) ||
 						 kthread_should_stop(), HZ);
 		ret = lmig_conn_error(x->c) ?: lmig_conn_keepalive(x->c) ?: vmm_alive(x) ?:
 		      take_more_grants(x, 0);
@@ -911,7 +921,7 @@ static int source_thread(void *arg)
 	if (kthread_should_stop())
 		goto out;
 	if (ret) {
-		if (ret != -ESRCH && ret != -EPROTO)
+		if (ret != -ESRCH && ret != -EPROTO && ret != -EACCES && ret != -ENOMEM)
 			lmig_worker_message(s, "the destination went away before the start");
 		goto out;
 	}
