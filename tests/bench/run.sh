@@ -13,8 +13,8 @@
 # series NAME.dat of "seconds remaining-MiB" for the plot (tests/bench.sh
 # draws it on the build machine).
 #
-# Each migration's setup time (lmig: connecting, and the destination
-# pinning and registering all guest memory; QEMU: its setup-time) and the
+# Each migration's setup time (lmig: connecting, authenticating and the
+# destination's first granted chunk; QEMU: its setup-time) and the
 # dirty rate the guest achieved meanwhile, as the engine itself measured
 # it after the bulk copy, are recorded too: the rates asked for are not
 # what the two guests manage under load.
