@@ -14,10 +14,12 @@
 # draws it on the build machine).
 #
 # Each migration's setup time (lmig: connecting, authenticating and the
-# destination's first granted chunk; QEMU: its setup-time) and the
-# dirty rate the guest achieved meanwhile, as the engine itself measured
-# it after the bulk copy, are recorded too: the rates asked for are not
-# what the two guests manage under load.
+# destination's first granted chunk; QEMU: its setup-time) and the dirty
+# rate the guest achieved meanwhile are recorded too, the latter from the
+# guests' own counts of their page writes (lmvm's x-guest-check before
+# the start and on the paused source after it; qguest's beat lines, one a
+# second): the rates asked for are not what the two guests manage under
+# load.
 #
 # Source CPU is the source host's busy time (/proc/stat) over the
 # migration, less what the guest's vCPU threads ran meanwhile: qguest
@@ -87,22 +89,16 @@ json_run() {
 	runs+=("\"$name\": {$s}")
 }
 
-# The mean of the dirty rates (pages per second) sampled after round 0,
-# as each engine measured them: what the guest achieved, not what it was
-# asked for. dirty_sample RATE ROUNDS adds one; dirty_mean prints bytes/s.
-dirty_sum=0 dirty_n=0
-dirty_sample() {
-	[ -n "$1" ] && [ "${2:-0}" -ge 1 ] || return 0
-	dirty_sum=$((dirty_sum + $1)) dirty_n=$((dirty_n + 1))
-}
-dirty_mean() {
-	if [ "$dirty_n" = 0 ]; then echo 0; else echo $((dirty_sum * 4096 / dirty_n)); fi
-	dirty_sum=0 dirty_n=0
+# The guest's last whole beat line, as "BEAT WRITES" (qguest counts its
+# page writes and beats once a second).
+qguest_beat() {
+	grep -ao 'qguest: beat [0-9]*, [0-9]* writes' "/tmp/$1.log" | tail -n1 |
+		sed 's/qguest: beat \([0-9]*\), \([0-9]*\) writes/\1 \2/'
 }
 
 # lmig_run NAME DIRTY_BYTES_PER_S: lmig moves a filled lmvm from A to B.
 lmig_run() {
-	local name=$1 rate=$2 l uri last st c0 g0 t0 c1 g1 t1 r pid job sid='' setup=0
+	local name=$1 rate=$2 l uri last st c0 g0 t0 c1 g1 t1 r pid job sid='' setup=0 w0 w1
 	peer_lmvm_start "${name}d" --incoming --mem "${MEM_MIB}M"
 	# The rate is the benchmark's: not scaled by RIG_LOAD_DIVISOR.
 	RIG_LOAD_DIVISOR=1 lmvm_start "${name}s" --mem "${MEM_MIB}M" --fill --dirty-rate "$rate"
@@ -118,6 +114,7 @@ lmig_run() {
 	last=$(lmctl status --json | grep -o '"id": [0-9]*, "role": "source"' | tail -n1 |
 		grep -o '[0-9]*' | head -n1)
 	pid=$(eval echo "\$pid_${name}s")
+	w0=$(field "$(vmq "${name}s" x-guest-check)" writes)
 	c0=$(host_busy) g0=$(vcpu_ticks "$pid") t0=$(now)
 	lmctl start --vm-pid "$pid" --to "$uri" --qmp "/tmp/${name}s.qmp" --json \
 		>"$out/$name.json" 2>"$out/$name.err" &
@@ -130,13 +127,14 @@ lmig_run() {
 			sid=$r
 			echo "$(calc "$(now) - $t0") $(calc "$(field "$st" remaining_pages) * 4096 / 1048576")" >>"$out/$name.dat"
 			setup=$(field "$st" setup_time_ms)
-			dirty_sample "$(field "$st" dirty_rate_pps)" "$(field "$st" rounds)"
 		fi
 		sleep 0.5
 	done
 	wait "$job" || fail "$name: lmig did not complete: $(cat "$out/$name.err" "$out/$name.json")"
 	t1=$(now) c1=$(host_busy) g1=$(vcpu_ticks "$pid")
 	echo "$(calc "$t1 - $t0") 0" >>"$out/$name.dat"
+	# The source stays paused after it handed the VM over.
+	w1=$(field "$(vmq "${name}s" x-guest-check)" writes)
 	on_peer "lmctl wait $(field "$l" id) --qmp /tmp/${name}d.qmp" >/dev/null ||
 		fail "$name: the destination did not resume"
 	st=$(pvmq "${name}d" x-guest-check)
@@ -144,7 +142,8 @@ lmig_run() {
 	r=$(cat "$out/$name.json")
 	note "$name: $r"
 	json_run "$name" engine=lmig guest=lmvm dirty_bytes_per_s="$rate" session="$sid" \
-		achieved_dirty_bytes_per_s="$(dirty_mean)" setup_ms="${setup:-0}" \
+		achieved_dirty_bytes_per_s="$(calc "(${w1:-0} - ${w0:-0}) * 4096 / ($t1 - $t0)")" \
+		setup_ms="${setup:-0}" \
 		total_ms="$(field "$r" total_time_ms)" \
 		downtime_ms="$(field "$r" measured_downtime_ms)" \
 		kernel_downtime_ms="$(field "$r" downtime_ms)" rounds="$(field "$r" rounds)" \
@@ -160,13 +159,14 @@ lmig_run() {
 
 # qemu_run NAME DIRTY_PAGES_PER_S: QEMU's RDMA migration of qguest, A to B.
 qemu_run() {
-	local name=$1 rate=$2 st c0 g0 t0 c1 g1 t1 pid status='' ok='' cancelled=''
+	local name=$1 rate=$2 st c0 g0 t0 c1 g1 t1 pid status='' ok='' cancelled='' b0 b1
 	export QGUEST_MEM="-m ${MEM_MIB}M" QGUEST_RATE=$rate
 	peer_qguest "${name}d" qguest_start -incoming "rdma:$RIG_PEER:4444"
 	qguest_start "${name}s"
 	qguest_wait "${name}s" "qguest: filled" 600
 	sleep 2
 	pid=$(eval echo "\$pid_${name}s")
+	b0=$(qguest_beat "${name}s")
 	c0=$(host_busy) g0=$(vcpu_ticks "$pid") t0=$(now)
 	vmq "${name}s" migrate "{\"uri\": \"rdma:$RIG_PEER:4444\"}" >/dev/null ||
 		fail "$name: QEMU refused to migrate"
@@ -175,8 +175,6 @@ qemu_run() {
 		st=$(vmq "${name}s" query-migrate)
 		status=$(field "$st" status)
 		case $status in completed | failed | cancelled) break ;; esac
-		# Its first sync is the bulk copy, as lmig's round 0.
-		dirty_sample "$(field "$st" dirty-pages-rate)" $(($(field "$st" dirty-sync-count || echo 1) - 1))
 		t1=$(calc "$(now) - $t0")
 		echo "$t1 $(calc "$(field "$st" remaining) / 1048576")" >>"$out/$name.dat"
 		if [ -z "$cancelled" ] && [ "$(calc "($t1 > $CAP_S)")" = 1.000 ]; then
@@ -187,6 +185,7 @@ qemu_run() {
 		sleep 0.5
 	done
 	t1=$(now) c1=$(host_busy) g1=$(vcpu_ticks "$pid")
+	b1=$(qguest_beat "${name}s")
 	echo "$st" >"$out/$name.json"
 	note "$name: $st"
 	if [ "$status" = completed ]; then
@@ -196,7 +195,9 @@ qemu_run() {
 		ok=$(on_peer "grep 'qguest: check' /tmp/${name}d.log | tail -n1" | grep -o '[0-9]* pages verified' | grep -o '^[0-9]*')
 	fi
 	json_run "$name" engine=qemu-rdma guest=qguest dirty_bytes_per_s=$((rate * 4096)) status="$status" \
-		achieved_dirty_bytes_per_s="$(dirty_mean)" setup_ms="$(field "$st" setup-time)" \
+		achieved_dirty_bytes_per_s="$(echo "${b0:-0 0} ${b1:-0 0}" |
+			awk '{ print ($3 > $1) ? int(($4 - $2) * 4096 / ($3 - $1)) : 0 }')" \
+		setup_ms="$(field "$st" setup-time)" \
 		total_ms="$(field "$st" total-time)" downtime_ms="$(field "$st" downtime)" \
 		rounds="$(field "$st" dirty-sync-count)" bytes="$(field "$st" transferred)" \
 		throughput_bytes_per_s="$(calc "$(field "$st" mbps) * 1000000 / 8")" \
