@@ -17,9 +17,9 @@
 # destination's first granted chunk; QEMU: its setup-time) and the dirty
 # rate the guest achieved meanwhile are recorded too, the latter from the
 # guests' own counts of their page writes (lmvm's x-guest-check before
-# the start and on the paused source after it; qguest's beat lines, one a
-# second): the rates asked for are not what the two guests manage under
-# load.
+# the start, and on the destination right after it resumed; qguest's beat
+# lines, one a second): the rates asked for are not what the two guests
+# manage under load.
 #
 # Source CPU is the source host's busy time (/proc/stat) over the
 # migration, less what the guest's vCPU threads ran meanwhile: qguest
@@ -98,7 +98,7 @@ qguest_beat() {
 
 # lmig_run NAME DIRTY_BYTES_PER_S: lmig moves a filled lmvm from A to B.
 lmig_run() {
-	local name=$1 rate=$2 l uri last st c0 g0 t0 c1 g1 t1 r pid job sid='' setup=0 w0 w1
+	local name=$1 rate=$2 l uri last st c0 g0 t0 c1 g1 t1 t2 r pid job sid='' setup=0 w0 w1
 	peer_lmvm_start "${name}d" --incoming --mem "${MEM_MIB}M"
 	# The rate is the benchmark's: not scaled by RIG_LOAD_DIVISOR.
 	RIG_LOAD_DIVISOR=1 lmvm_start "${name}s" --mem "${MEM_MIB}M" --fill --dirty-rate "$rate"
@@ -133,16 +133,16 @@ lmig_run() {
 	wait "$job" || fail "$name: lmig did not complete: $(cat "$out/$name.err" "$out/$name.json")"
 	t1=$(now) c1=$(host_busy) g1=$(vcpu_ticks "$pid")
 	echo "$(calc "$t1 - $t0") 0" >>"$out/$name.dat"
-	# The source stays paused after it handed the VM over.
-	w1=$(field "$(vmq "${name}s" x-guest-check)" writes)
 	on_peer "lmctl wait $(field "$l" id) --qmp /tmp/${name}d.qmp" >/dev/null ||
 		fail "$name: the destination did not resume"
 	st=$(pvmq "${name}d" x-guest-check)
+	# Its writes so far: the source's, and the destination's since it resumed.
+	w1=$(field "$st" writes) t2=$(now)
 	expect_check_ok "$name" "$st"
 	r=$(cat "$out/$name.json")
 	note "$name: $r"
 	json_run "$name" engine=lmig guest=lmvm dirty_bytes_per_s="$rate" session="$sid" \
-		achieved_dirty_bytes_per_s="$(calc "(${w1:-0} - ${w0:-0}) * 4096 / ($t1 - $t0)")" \
+		achieved_dirty_bytes_per_s="$(calc "(${w1:-0} - ${w0:-0}) * 4096 / ($t2 - $t0)")" \
 		setup_ms="${setup:-0}" \
 		total_ms="$(field "$r" total_time_ms)" \
 		downtime_ms="$(field "$r" measured_downtime_ms)" \
