@@ -482,10 +482,16 @@ long lmig_ioctl_session_start(void __user *argp)
 
 	mutex_lock(&s->lock);
 	check_worker(s);
-	if (s->role != LMIG_ROLE_SOURCE || !s->vm) {
+	/*
+	 * The state comes before the VM: a session that failed after
+	 * CONNECT has already let its VM go, and is busy, not unattached.
+	 */
+	if (s->role != LMIG_ROLE_SOURCE) {
 		ret = -EINVAL;
 	} else if (s->state != LMIG_STATE_SETUP) {
 		ret = -EBUSY;
+	} else if (!s->vm) {
+		ret = -EINVAL;
 	} else if (!(st.flags & LMIG_START_MEASURE)) {
 		ret = start_sending(s, &st);
 	} else if (s->worker) {
