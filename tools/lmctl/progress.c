@@ -59,7 +59,7 @@ int wait_finished(int fd, __u32 id, void *blob, __u32 capacity, struct lmig_sess
 	}
 }
 
-static int finished(__u32 state)
+int state_finished(__u32 state)
 {
 	return state == LMIG_STATE_COMPLETED || state == LMIG_STATE_FAILED ||
 	       state == LMIG_STATE_CANCELLED || state == LMIG_STATE_IN_DOUBT;
@@ -192,7 +192,7 @@ static void line(const struct progress *p, const struct lmig_status *st, char *b
 {
 	int n;
 
-	if (finished(st->state)) {
+	if (state_finished(st->state)) {
 		n = snprintf(buf, len, "session %u: %s", st->id, state_name(st->state));
 		if (n > 0 && (size_t)n < len && st->error)
 			n += snprintf(buf + n, len - n, ": %s", strerror(-st->error));

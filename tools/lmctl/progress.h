@@ -32,6 +32,9 @@ void sleep_ms(unsigned int ms);
  */
 int wait_finished(int fd, __u32 id, void *blob, __u32 capacity, struct lmig_session_wait *w);
 
+/* Completed, failed, cancelled or in doubt: the state will not change. */
+int state_finished(__u32 state);
+
 struct progress {
 	FILE *f;
 	int tty;		/* redraw one line in place */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "finalize.h"
 #include "ipc.h"
 #include "lmctl.h"
 #include "progress.h"
@@ -23,7 +24,8 @@ static void help(void)
 	printf(
 		"usage: " SYNOPSIS "\n"
 		"\n"
-		"Waits until session ID has finished and exits 0 only if it completed.\n"
+		"Waits until session ID has finished and exits 0 only if it completed (3 if\n"
+		"a source is in doubt).\n"
 		"\n"
 		"  --qmp PATH  the destination VMM's QMP socket: once completed, load the\n"
 		"              state the source sent (x-load-state) and resume the VM (cont);\n"
@@ -116,6 +118,11 @@ int cmd_wait(int argc, char **argv)
 		err = ipc_status(fd, id, &st);
 	if (err) {
 		fprintf(stderr, "lmctl: waiting for session %u: %s\n", id, strerror(-err));
+		goto out_blob;
+	}
+	if (w.state == LMIG_STATE_IN_DOUBT) {
+		in_doubt(&st, json);
+		ret = LMCTL_EXIT_IN_DOUBT;
 		goto out_blob;
 	}
 	if (w.state != LMIG_STATE_COMPLETED) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "finalize.h"
 #include "ipc.h"
 #include "lmctl.h"
 #include "progress.h"
@@ -20,7 +21,8 @@ static void help(void)
 		"\n"
 		"Shows session ID's progress until it finishes, then its summary: on a\n"
 		"terminal one line redrawn every %d ms, otherwise a line every %d s.\n"
-		"Exits 0 if the session completed. Interrupting lmctl leaves the session be.\n",
+		"Exits 0 if the session completed, 3 if a source is in doubt. Interrupting\n"
+		"lmctl leaves the session be.\n",
 		REFRESH_MS, LOG_EVERY_MS / 1000);
 }
 
@@ -63,9 +65,13 @@ int cmd_watch(int argc, char **argv)
 			break;
 		}
 		progress_sample(&p, &st);
-		if (st.state == LMIG_STATE_COMPLETED || st.state == LMIG_STATE_FAILED ||
-		    st.state == LMIG_STATE_CANCELLED) {
+		if (state_finished(st.state)) {
 			progress_clear(&p);
+			if (st.state == LMIG_STATE_IN_DOUBT) {
+				in_doubt(&st, 0);
+				ret = LMCTL_EXIT_IN_DOUBT;
+				break;
+			}
 			summary_print(&st, -1, -1, 0);
 			ret = st.state == LMIG_STATE_COMPLETED ? 0 : 1;
 			break;
