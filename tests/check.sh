@@ -36,6 +36,24 @@ record() {
 	esac
 }
 
+# run_hosts KERNEL TOPOLOGY FIRST TEST...: boots the hosts and records each
+# result line. On a FIRST run (1), the tests a frozen host left without a
+# result go to again[] instead.
+run_hosts() {
+	local k=$1 topology=$2 first=$3 line
+	shift 3
+	while IFS= read -r line; do
+		case $first/$line in
+		"1/not ok $k/$topology/"*" # no result: host A froze"*)
+			line=${line#"not ok $k/$topology/"}
+			again+=("tests/suites/${line%% *}.sh")
+			;;
+		*) record "$line" ;;
+		esac
+	done < <("$RIG_DIR/boot.sh" "$k" "$topology" "$@" ||
+		echo "not ok $k/$topology/boot # the rig could not start (see above)")
+}
+
 start=$(date +%s)
 for k in "$@"; do
 	if ! "$RIG_DIR/prepare.sh" "$k"; then
@@ -57,24 +75,12 @@ for k in "$@"; do
 		# frozen hosts' logs stay in TOPOLOGY.froze/. A host that died
 		# (a panic, say) is never given a second chance.
 		again=()
-		while IFS= read -r line; do
-			case $line in
-			"not ok $k/$topology/"*" # no result: host A froze"*)
-				line=${line#"not ok $k/$topology/"}
-				again+=("tests/suites/${line%% *}.sh")
-				;;
-			*) record "$line" ;;
-			esac
-		done < <("$RIG_DIR/boot.sh" "$k" "$topology" "${sel[@]}" ||
-			echo "not ok $k/$topology/boot # the rig could not start (see above)")
+		run_hosts "$k" "$topology" 1 "${sel[@]}"
 		[ ${#again[@]} -gt 0 ] || continue
 		record "# $k/$topology: host A froze in ${again[0]#tests/suites/}; ${#again[@]} test(s) without a result run again on fresh hosts (frozen logs: build/rig/$k/$topology.froze/)"
 		rm -rf "$BUILD/rig/$k/$topology.froze"
 		mv "$BUILD/rig/$k/$topology" "$BUILD/rig/$k/$topology.froze"
-		while IFS= read -r line; do
-			record "$line"
-		done < <("$RIG_DIR/boot.sh" "$k" "$topology" "${again[@]}" ||
-			echo "not ok $k/$topology/boot # the rig could not start (see above)")
+		run_hosts "$k" "$topology" 0 "${again[@]}"
 	done
 done
 
