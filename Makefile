@@ -6,7 +6,7 @@
 # make check           every test suite in the emulated hosts (6.1)
 # make check KVERS="6.1 6.12"
 # make check KVERS=debug   on a KASAN, lockdep, kmemleak, UBSAN build of 6.1 (built once)
-# make demo            two emulated hosts, their RDMA link, a guest's dirty rate
+# make demo            two emulated hosts, their RDMA link, a live migration
 # make bench           lmig against ib_write_bw and QEMU's RDMA migration, in the rig
 # make bench-scale     kernel memory, setup and harvest time of 1 to 4 GiB guests
 # make deps            install the Debian packages all of this needs

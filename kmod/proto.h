@@ -6,7 +6,8 @@
  * Every message begins with struct lmig_msg_hdr. All fields are little
  * endian, whatever the hosts are. The receiver checks the length, magic,
  * version and every bound before it uses a field; a violation aborts the
- * session, never the host. Sizes are fixed by BUILD_BUG_ON in conn.c.
+ * session (before AUTH, the destination only drops that connection and
+ * listens on), never the host. Sizes are fixed by BUILD_BUG_ON in conn.c.
  *
  *   source                          destination
  *   HELLO (layout, features)  ->
@@ -31,13 +32,13 @@
  * WRITE of the next one to the same page.
  *
  * The destination grants chunks as it registers them, in slot and page
- * order, the first one at once: since 1.3 the source starts round 0 on the
- * first GRANT, writing only into chunks granted already and sending ZERO
- * only for pages in them, while the destination registers the rest and
- * places those zeros between chunks. READY follows the last GRANT; round
- * 0's ROUND_DONE is sent only after it. A 1.2 destination grants
- * everything before READY anyway, and a 1.2 source sends nothing before
- * READY: either side works with the other.
+ * order, the first one at once. Since 1.3 the source's handshake ends on
+ * the first GRANT, and round 0, once started, writes only into chunks
+ * granted already and sends ZERO only for pages in them, while the
+ * destination registers the rest and places those zeros between chunks.
+ * READY follows the last GRANT; round 0's ROUND_DONE is sent only after
+ * it. A 1.2 destination grants everything before READY anyway, and a 1.2
+ * source sends nothing before READY: either side works with the other.
  */
 #ifndef _LMIG_PROTO_H
 #define _LMIG_PROTO_H
@@ -48,8 +49,8 @@
 #define LMIG_PROTO_MAGIC	0x4c4d4947	/* "LMIG" */
 #define LMIG_PROTO_MAJOR	1
 /*
- * 1.1 added NOP, DATA and READY's placement; 1.2 shared slots; 1.3 round
- * 0 on the first GRANT.
+ * 1.1 added NOP, DATA and READY's placement; 1.2 shared slots; 1.3 the
+ * handshake ends on the first GRANT.
  */
 #define LMIG_PROTO_MINOR	3
 

@@ -28,7 +28,7 @@
 
 #define NSTAGES			32
 #define HANDSHAKE_TIMEOUT	(10 * HZ)
-/* The destination pins and registers all guest memory before READY. */
+/* Longest wait for the next GRANT (or READY) from a destination registering. */
 #define GRANT_TIMEOUT		(300 * HZ)
 #define ACK_TIMEOUT		(120 * HZ)
 /* Rounds are at least this long, so that an idle guest costs nothing. */

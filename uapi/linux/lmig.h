@@ -111,8 +111,9 @@
  * LMIG_IOC_SESSION_CONNECT (struct lmig_session_connect, read/write)
  *	Connects a source session with a VM attached to a listening
  *	destination session and authenticates with token. Returns once the
- *	destination has checked the memory layout and granted its memory,
- *	or failed. The session stays in setup until started.
+ *	destination has checked the memory layout and granted its first
+ *	chunk of memory (the rest comes while round 0 runs), or failed.
+ *	The session stays in setup until started.
  *	In: size, id, flags (zero), timeout_ms (0: 10000), remote, token,
  *	reserved (zero).
  *	Errors: ENOENT, EINVAL (not a source, no VM, bad family or
@@ -121,8 +122,9 @@
  *	ECONNREFUSED (nobody listens there, or it has its source), EACCES
  *	(the destination refused the token), EPROTO (the destination's
  *	memory layout differs: the status message says where; or a protocol
- *	error), EINTR. On failure the session has failed; its status message
- *	says why.
+ *	error), EINTR (a signal: the session connects on; or cancelled),
+ *	ECANCELED (cancelled before its worker ran). After any other
+ *	failure the session has failed; its status message says why.
  *
  * LMIG_IOC_SESSION_FINALIZE (struct lmig_session_finalize, read/write)
  *	Ends a started source session whose VMM the caller has paused: the
