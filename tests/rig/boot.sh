@@ -111,9 +111,16 @@ for i in "${!roles[@]}"; do
 	# keeps 4-level paging: with TCG's LA57 it once reported a KASAN
 	# wild access in the first interrupt of its boot. Its console shows
 	# informational messages too: one of its hosts once hung silently
-	# before init. Without ACPI's MADT it finds no local APIC and its
-	# second host stalled in the RCU-tasks self test three boots out of
-	# three; "lapic" enables the APIC from the CPUID bit instead.
+	# before init. Without ACPI's interrupt parsing, and without
+	# X86_MPPARSE, it disables its local APIC (acpi_mps_check), and
+	# "lapic" cannot bring it back on x86_64 (it does so on 32-bit only).
+	# Its clock events then all come from the HPET, and under TCG a host
+	# that loses one HPET interrupt freezes idle for good: seen in the
+	# RCU-tasks self test at boot (one two-host boot of two on
+	# 2026-11-27), which boot.sh then fails after RIG_BOOT_TIMEOUT.
+	# Tried and dropped: X86_MPPARSE
+	# (an APIC from SeaBIOS's MP table) hung nested KVM in rig/kvm, and
+	# hpet=disable (the PIT alone) froze at the same self test.
 	append="console=ttyS0 loglevel=4 panic=-1"
 	[ "$kernel" != debug ] || append="$append pci=noacpi no5lvl loglevel=7 lapic"
 	qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "${RIG_SMP:-1}"
