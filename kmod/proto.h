@@ -36,6 +36,9 @@
  * the first GRANT, and round 0, once started, writes only into chunks
  * granted already and sends ZERO only for pages in them, while the
  * destination registers the rest and places those zeros between chunks.
+ * Until READY the source keeps taking GRANTs even while it cannot send:
+ * the destination's next REG_MR queues behind its GRANT, and it reads
+ * again only once that completes.
  * READY follows the last GRANT; round 0's ROUND_DONE is sent only after
  * it. A 1.2 destination grants everything before READY anyway, and a 1.2
  * source sends nothing before READY: either side works with the other.

@@ -496,6 +496,30 @@ static int handshake(struct source *x)
 	return 0;
 }
 
+/*
+ * Before READY the destination reads our ZEROs only between the chunks it
+ * registers, and each REG_MR it posts queues behind its GRANT sends. A
+ * source that waited for a send buffer without reading would leave those
+ * GRANTs unreceived once its receive ring is full: the destination's
+ * REG_MR would never complete, it would never read again, and both sides
+ * would wait for each other until SEND_TIMEOUT. So grants are taken while
+ * the send buffers are all in flight.
+ */
+static int wait_tx(struct source *x)
+{
+	int err = 0;
+
+	while (!err && !x->ready && !lmig_conn_tx_free(x->c)) {
+		wait_event_interruptible_timeout(x->c->wq, lmig_conn_tx_free(x->c) ||
+						 lmig_conn_rx_pending(x->c) ||
+						 lmig_conn_error(x->c) || kthread_should_stop(),
+						 HZ);
+		err = kthread_should_stop() ? -EINTR : lmig_conn_alive(x->c) ?:
+		      take_more_grants(x, 0);
+	}
+	return err;
+}
+
 static int send_zero(struct source *x)
 {
 	u32 n = le32_to_cpu(x->zero->count);
@@ -503,7 +527,8 @@ static int send_zero(struct source *x)
 
 	if (!n)
 		return 0;
-	ret = lmig_conn_send(x->c, LMIG_MSG_ZERO, x->zero, struct_size(x->zero, ranges, n));
+	ret = wait_tx(x) ?: lmig_conn_send(x->c, LMIG_MSG_ZERO, x->zero,
+					   struct_size(x->zero, ranges, n));
 	x->zero->count = 0;
 	return ret;
 }
@@ -608,9 +633,13 @@ static int send_page(struct source *x, u32 slot, u64 page)
 		if (ret)
 			return ret;
 	}
-	/* Not even a zero marker before its grant: that page is not pinned yet. */
+	/*
+	 * Not even a zero marker before its grant: that page is not pinned
+	 * yet. The markers gathered so far go out first, for the destination
+	 * to place between the chunks it registers, not all after READY.
+	 */
 	if (!x->ready && page >= x->grants[slot].next) {
-		ret = wait_grant(x, slot, page);
+		ret = send_zero(x) ?: wait_grant(x, slot, page);
 		if (ret)
 			return ret;
 	}
