@@ -495,6 +495,24 @@ int link_send(struct link *l, uint16_t type, void *msg, uint32_t len)
 	return link_send_raw(l, msg, len);
 }
 
+int link_sent(struct link *l, int timeout_ms)
+{
+	double end = now_ms() + timeout_ms;
+	int i, busy;
+
+	for (;;) {
+		for (busy = 0, i = 0; i < TX_DEPTH; i++)
+			busy |= l->tx_busy[i];
+		if (!busy)
+			return 0;
+		if (link_dead(l))
+			return -ECONNRESET;
+		if (now_ms() >= end)
+			return -ETIMEDOUT;
+		link_pump(l, 50);
+	}
+}
+
 static int header_ok(const void *buf, uint32_t len)
 {
 	const struct lmig_msg_hdr *h = buf;

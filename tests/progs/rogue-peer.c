@@ -39,6 +39,8 @@
 #define HANDSHAKE_MS	10000	/* dest.c's HANDSHAKE_TIMEOUT */
 #define GRANT_MS	300000	/* source.c's GRANT_TIMEOUT: pinning takes a while */
 #define CHUNK_PAGES	512	/* what the module grants per chunk */
+#define SLOW_PAGES	128	/* slow-grants: pages per GRANT */
+#define SLOW_MS		50	/* slow-grants: "registering" the next */
 
 struct grant {
 	uint32_t slot, npages, rkey;
@@ -530,7 +532,7 @@ static int deaf(struct ctx *x)
 /* Destination side. */
 
 enum dcase { D_ACK, D_DROP_ACK, D_SILENT, D_BAD_GRANT, D_GRANT_BEYOND, D_GRANT_SHORT,
-	     D_BAD_PLACEMENT, D_ERROR_TEXT };
+	     D_BAD_PLACEMENT, D_ERROR_TEXT, D_SLOW_GRANTS };
 
 struct dslot {
 	uint8_t *mem;
@@ -608,6 +610,57 @@ static int send_grants(struct ctx *x, enum dcase c, const struct dslot *ds)
 	return link_send(&x->l, LMIG_MSG_READY, &ready, sizeof(ready));
 }
 
+/*
+ * A destination that registers slowly, as the module's does on a slow
+ * host: one small GRANT at a time, each waited for until the source has
+ * taken it (the module's next REG_MR queues behind it on the send queue),
+ * and nothing read before READY, from a receive ring of two. The source
+ * fills that ring and its own sends wait; it must go on taking GRANTs
+ * meanwhile. Returns how many GRANTs went, or -1 with why in what.
+ */
+static int64_t slow_grants(struct ctx *x, const struct dslot *ds, char *what, size_t len)
+{
+	struct lmig_msg_grant *m = (void *)x->msg;
+	struct lmig_wire_grant *g = &m->grants[0];
+	struct lmig_msg_ready ready = { 0 };
+	uint64_t total = 0, first, np;
+	uint32_t i;
+	int ret;
+
+	x->l.hold_rx = 1;
+	for (i = 0; i < x->nslots; i++) {
+		for (first = 0; first < ds[i].npages; first += np, total++) {
+			np = ds[i].npages - first < SLOW_PAGES ? ds[i].npages - first : SLOW_PAGES;
+			memset(m, 0, sizeof(*m) + sizeof(*g));
+			m->count = htole32(1);
+			g->slot = htole32(i);
+			g->npages = htole32(np);
+			g->first = htole64(first);
+			g->iova = htole64((uintptr_t)ds[i].mem + first * PAGE);
+			g->rkey = htole32(ds[i].mr->rkey);
+			ret = link_send(&x->l, LMIG_MSG_GRANT, m, sizeof(*m) + sizeof(*g));
+			if (!ret)
+				ret = link_sent(&x->l, 30000);	/* conn.c's SEND_TIMEOUT */
+			if (ret) {
+				snprintf(what, len, "GRANT %llu not taken: %s",
+					 (unsigned long long)total + 1,
+					 ret == -ETIMEDOUT ? "the source stopped reading" :
+					 link_dead(&x->l) ? link_dead(&x->l) : strerror(-ret));
+				return -1;
+			}
+			sleep_ms(SLOW_MS);
+		}
+	}
+	ready.chunks = htole64(total);
+	ready.placement = htole32(LMIG_PLACE_WRITE);
+	x->l.hold_rx = 0;
+	if (link_send(&x->l, LMIG_MSG_READY, &ready, sizeof(ready))) {
+		snprintf(what, len, "could not send READY");
+		return -1;
+	}
+	return total;
+}
+
 /* Copy placement: pages inside a DATA message, checked, then copied in. */
 static int take_data(struct ctx *x, int len, const struct dslot *ds, uint64_t *pages)
 {
@@ -652,9 +705,14 @@ static int dest(struct ctx *x, enum dcase c)
 	char what[256], digests[LMIG_MAX_SLOTS * 34 + 1] = "";
 	struct dslot *ds;
 	uint32_t type = 0, i, n;
+	int64_t slow = 0;
 	double t0;
 	int len;
 
+	if (c == D_SLOW_GRANTS && x->copy)
+		return verdict(x, 0, "slow-grants grants memory: it takes no --copy");
+	if (c == D_SLOW_GRANTS)
+		x->l.rx_posted = 2;
 	if (link_listen(&x->l, (struct sockaddr *)&x->addr))
 		return verdict(x, 0, "cannot listen: %s", strerror(errno));
 	fprintf(stderr, "rogue-peer: listening for a source\n");
@@ -722,8 +780,13 @@ static int dest(struct ctx *x, enum dcase c)
 			return verdict(x, 0, "cannot register %llu pages for slot %u: %s",
 				       (unsigned long long)ds[i].npages, i, strerror(errno));
 	}
-	if (!ds || send_grants(x, c, ds))
+	if (c == D_SLOW_GRANTS) {
+		slow = slow_grants(x, ds, what, sizeof(what));
+		if (slow < 0)
+			return verdict(x, 0, "%s", what);
+	} else if (!ds || send_grants(x, c, ds)) {
 		return verdict(x, 0, "could not send the grants");
+	}
 
 	if (c == D_BAD_GRANT || c == D_GRANT_BEYOND || c == D_GRANT_SHORT ||
 	    c == D_BAD_PLACEMENT)
@@ -808,6 +871,9 @@ static int dest(struct ctx *x, enum dcase c)
 	}
 	link_send(&x->l, LMIG_MSG_ACK, x->msg, sizeof(struct lmig_msg_hdr));
 	wait_hangup(x, 30000, what, sizeof(what));
+	if (slow)
+		fprintf(stderr, "rogue-peer: %lld GRANTs of %d pages, %d ms apart, each taken\n",
+			(long long)slow, SLOW_PAGES, SLOW_MS);
 	return verdict(x, 1, "FINAL matched (%llu rounds, %llu data and %llu zero pages, %llu-byte blob); ACK sent; then %s; digests %s",
 		       (unsigned long long)rounds, (unsigned long long)data,
 		       (unsigned long long)zero, (unsigned long long)blob, what, digests);
@@ -882,7 +948,7 @@ static const char *const dest_cases[] = {
 	[D_ACK] = "ack", [D_DROP_ACK] = "drop-ack", [D_SILENT] = "silent",
 	[D_BAD_GRANT] = "bad-grant", [D_GRANT_BEYOND] = "grant-beyond",
 	[D_GRANT_SHORT] = "grant-short", [D_BAD_PLACEMENT] = "bad-placement",
-	[D_ERROR_TEXT] = "error-text",
+	[D_ERROR_TEXT] = "error-text", [D_SLOW_GRANTS] = "slow-grants",
 };
 
 static int usage(void)

@@ -246,6 +246,8 @@ void msg_header(void *msg, uint16_t type, uint32_t len);
 int link_send_raw(struct link *l, const void *msg, uint32_t len);
 /* Fills in a correct header, then sends. */
 int link_send(struct link *l, uint16_t type, void *msg, uint32_t len);
+/* Waits until every send has completed: 0, -ETIMEDOUT or -ECONNRESET. */
+int link_sent(struct link *l, int timeout_ms);
 /*
  * The next message other than NOP, copied to buf (TX_MAX bytes): its
  * length, -ETIMEDOUT, -ECONNRESET when the link is dead, or -EBADMSG for

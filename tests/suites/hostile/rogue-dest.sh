@@ -9,9 +9,10 @@
 # READY, connection up, is given up on in bounded time. One that takes
 # FINAL and drops the connection without ACK leaves the source in doubt:
 # lmctl exits 3, the VM stays paused, and resumed by hand it runs on
-# intact. Last the rogue plays it straight, by copy and by RDMA WRITE: the
-# migration completes and the rogue holds exactly the source's memory,
-# which shows the rogue itself speaks the protocol.
+# intact. Last the rogue plays it straight, by copy, by RDMA WRITE, and
+# granting slowly while it reads nothing: the migration completes and the
+# rogue holds exactly the source's memory, which shows the rogue itself
+# speaks the protocol, and that the source takes grants while it waits.
 . "$RIG_REPO/tests/lib.sh"
 
 ROGUE=$RIG_PEER:7490
@@ -47,9 +48,9 @@ rogue_end() {
 	[ "$(printf '%s\n' "$out" | sed -n 's/^exit //p')" = 0 ] || fail "rogue-peer dest $1: $out"
 }
 
-# The source VM's slot digests, as rogue-peer prints them: HEX,HEX
+# VM's slot digests, as rogue-peer prints them: HEX,HEX
 digests() {
-	vmq src x-memory-digest | grep -o '"digest": *"[0-9a-f]*"' | cut -d'"' -f4 | paste -sd, -
+	vmq "$1" x-memory-digest | grep -o '"digest": *"[0-9a-f]*"' | cut -d'"' -f4 | paste -sd, -
 }
 
 expect_runs() {
@@ -116,7 +117,7 @@ st=$(lmctl status "$id" --json)
 rogue_end drop-ack
 # Every page had arrived before FINAL: the rogue holds the paused VM's memory.
 # CHECK: lmvm writes no guest memory while paused.
-d=$(digests)
+d=$(digests src)
 case $rogue_line in *"digests $d"*) ;; *) fail "drop-ack: the rogue's memory is not the source's ($d)" ;; esac
 vmq src cont >/dev/null
 sleep 2
@@ -124,26 +125,38 @@ expect_runs drop-ack
 expect_check_ok "source resumed after in-doubt" "$(vmq src x-guest-check)"
 lmctl remove "$id"
 
-# Played straight: completed, and the rogue has what the source VM has.
-# The source VM is then the rogue's; this test resumes it for the next
-# migration all the same, as nobody will run the rogue's copy.
-# CHECK: --copy (READY asking for DATA) needs wire 1.1's copy placement.
-for how in --copy ""; do
-	rogue_start ack $how
-	lmctl start --vm-pid "$pid_src" --to "$URI" --qmp /tmp/src.qmp --finalize auto --json \
-		>/tmp/start.json 2>/tmp/err || fail "ack $how: the migration failed: $(cat /tmp/err)"
+# straight VM CASE [OPTION]: the rogue plays it straight; the migration of
+# VM completes and the rogue has what VM has. The VM is then the rogue's;
+# it is resumed all the same, as nobody will run the rogue's copy.
+straight() {
+	local vm=$1 c=$2 pid=pid_$1 what="$2${3:+ $3}" d
+	shift 2
+	rogue_start "$c" "$@"
+	lmctl start --vm-pid "${!pid}" --to "$URI" --qmp "/tmp/$vm.qmp" --finalize auto --json \
+		>/tmp/start.json 2>/tmp/err || fail "$what: the migration failed: $(cat /tmp/err)"
 	[ "$(field "$(cat /tmp/start.json)" state)" = completed ] ||
-		fail "ack $how: not completed: $(cat /tmp/start.json)"
-	rogue_end ack
-	d=$(digests)
+		fail "$what: not completed: $(cat /tmp/start.json)"
+	rogue_end "$c"
+	d=$(digests "$vm")
 	case $rogue_line in
 	*"digests $d"*) ;;
-	*) fail "ack $how: the rogue's memory is not the source's ($d)" ;;
+	*) fail "$what: the rogue's memory is not the source's ($d)" ;;
 	esac
 	lmctl remove "$(field "$(cat /tmp/start.json)" id)"
-	vmq src cont >/dev/null
-	expect_check_ok "source after ack $how" "$(vmq src x-guest-check)"
-done
+	vmq "$vm" cont >/dev/null
+	expect_check_ok "source after $what" "$(vmq "$vm" x-guest-check)"
+}
+
+# CHECK: --copy (READY asking for DATA) needs wire 1.1's copy placement.
+straight src ack --copy
+straight src ack
+# slow-grants registers slowly and reads nothing before READY. A fresh VM,
+# its memory still mostly zero, makes the source send a zero marker each
+# time round 0 catches up: those sends wait for room, and the source must
+# still take the GRANTs the rogue waits to see taken, or both would wait
+# for each other until SEND_TIMEOUT.
+lmvm_start fresh --mem 64M --vcpus 1 --dirty-rate 64K
+straight fresh slow-grants
 
 expect_no_sessions
 [ "$(pins_held)" = "$pins_before" ] || fail "pages left pinned on the source"
