@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +14,12 @@
 
 #include "ipc.h"
 #include "lmctl.h"
+#include "progress.h"
 #include "vmfd.h"
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: lmctl dirty-rate --vm-pid PID [--seconds N] [--interval MS] [--json]\n");
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 int cmd_dirty_rate(int argc, char **argv)
@@ -48,10 +33,9 @@ int cmd_dirty_rate(int argc, char **argv)
 		{ 0 },
 	};
 	long pid = 0, seconds = 5, interval = 1000;
-	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long long sum = 0, rounds = 0, shown = 0;
 	struct lmig_status st = { 0 };
-	char err[256] = "", *end;
+	char err[256] = "", why[sizeof(st.message) + 1], *end;
 	int opt, fd, vmfd, json = 0, ret = 1;
 	__u32 id = 0;	/* no session has id 0 */
 	time_t deadline;
@@ -113,8 +97,7 @@ int cmd_dirty_rate(int argc, char **argv)
 		goto out;
 	}
 	/* The session is the kernel's: hand it back however lmctl ends. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_interrupts();
 
 	deadline = time(NULL) + seconds;
 	while (!interrupted && time(NULL) < deadline) {
@@ -122,8 +105,8 @@ int cmd_dirty_rate(int argc, char **argv)
 		if (ipc_status(fd, id, &st))
 			break;
 		if (st.state == LMIG_STATE_FAILED) {
-			fprintf(stderr, "lmctl: the measurement failed: %s%s%.*s\n", strerror(-st.error),
-				st.message[0] ? ": " : "", (int)sizeof(st.message), st.message);
+			fprintf(stderr, "lmctl: the measurement failed: %s\n",
+				end_reason(&st, why, sizeof(why)));
 			goto out;
 		}
 		if (st.rounds == shown)

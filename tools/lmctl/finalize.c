@@ -186,6 +186,7 @@ static int settle(int fd, __u32 id, const struct end *e)
 {
 	struct lmig_session_wait w;
 	struct lmig_status st;
+	char why[sizeof(st.message) + 1];
 	double done_at;
 	int ret;
 
@@ -238,13 +239,9 @@ static int settle(int fd, __u32 id, const struct end *e)
 	}
 	if (e->json)
 		summary_print(&st, -1, -1, 1);
-	fprintf(stderr, "lmctl: %ssession %u %s", interrupted ? "interrupted: " : "", id,
-		state_name(st.state));
-	if (st.error)
-		fprintf(stderr, ": %s", strerror(-st.error));
-	if (st.message[0])
-		fprintf(stderr, ": %.*s", (int)sizeof(st.message), st.message);
-	fprintf(stderr, "\n");
+	end_reason(&st, why, sizeof(why));
+	fprintf(stderr, "lmctl: %ssession %u %s%s%s\n", interrupted ? "interrupted: " : "", id,
+		state_name(st.state), why[0] ? ": " : "", why);
 	resume(e->q, e->paused);
 	return interrupted ? 128 + interrupted : 1;
 }

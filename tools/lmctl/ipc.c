@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "progress.h"
 #include "uri.h"
 
 #define DEV "/dev/" LMIG_DEVICE_NAME
@@ -186,8 +187,8 @@ int ipc_session_migrate(int fd, __u32 id, __u32 downtime_limit_ms, __u64 max_ban
 		.size = sizeof(s), .id = id, .downtime_limit_ms = downtime_limit_ms,
 		.max_bandwidth = max_bandwidth,
 	};
-
 	struct lmig_status st;
+	char why[sizeof(st.message) + 1];
 	int e;
 
 	if (ioctl(fd, LMIG_IOC_SESSION_START, &s) == 0)
@@ -195,8 +196,8 @@ int ipc_session_migrate(int fd, __u32 id, __u32 downtime_limit_ms, __u64 max_ban
 	e = errno;
 	/* Connected, then failed before the start: the module says why. */
 	if (e == EBUSY && !ipc_status(fd, id, &st) && st.state == LMIG_STATE_FAILED) {
-		snprintf(err, errlen, "the session failed before it started: %.*s",
-			 (int)sizeof(st.message), st.message[0] ? st.message : strerror(-st.error));
+		snprintf(err, errlen, "the session failed before it started: %s",
+			 end_reason(&st, why, sizeof(why)));
 		return -e;
 	}
 	return explain(e, err, errlen, "cannot start the migration");

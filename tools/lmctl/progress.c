@@ -188,16 +188,25 @@ static void source_line(const struct progress *p, const struct lmig_status *st, 
 			 (unsigned long long)st->expected_downtime_ms, limit_ms(st));
 }
 
+const char *end_reason(const struct lmig_status *st, char *buf, size_t len)
+{
+	if (st->message[0])
+		snprintf(buf, len, "%.*s", (int)sizeof(st->message), st->message);
+	else if (st->error)
+		snprintf(buf, len, "%s", strerror(-st->error));
+	else if (len)
+		buf[0] = '\0';
+	return buf;
+}
+
 static void line(const struct progress *p, const struct lmig_status *st, char *buf, size_t len)
 {
-	int n;
+	char why[sizeof(st->message) + 1];
 
 	if (state_finished(st->state)) {
-		n = snprintf(buf, len, "session %u: %s", st->id, state_name(st->state));
-		if (n > 0 && (size_t)n < len && st->error)
-			n += snprintf(buf + n, len - n, ": %s", strerror(-st->error));
-		if (n > 0 && (size_t)n < len && st->message[0])
-			snprintf(buf + n, len - n, ": %.*s", (int)sizeof(st->message), st->message);
+		end_reason(st, why, sizeof(why));
+		snprintf(buf, len, "session %u: %s%s%s", st->id, state_name(st->state),
+			 why[0] ? ": " : "", why);
 	} else if (st->state == LMIG_STATE_SETUP) {
 		snprintf(buf, len, "session %u: setup%s%.*s", st->id, st->message[0] ? ", " : "",
 			 (int)sizeof(st->message), st->message);
@@ -274,17 +283,15 @@ void summary_print(const struct lmig_status *st, double lmctl_downtime_ms, long 
 				  st->total_time_ms - st->setup_time_ms : st->total_time_ms;
 	unsigned long long bps = busy ? moved(st) * 1000 / busy : 0;
 	const char *moved_as = st->role == LMIG_ROLE_SOURCE ? "sent:        " : "received:    ";
+	char why[sizeof(st->message) + 1];
 
 	if (json) {
 		summary_json(st, lmctl_downtime_ms, blob_len, bps);
 		return;
 	}
 	printf("session %u %s in %.1f s", st->id, state_name(st->state), st->total_time_ms / 1e3);
-	if (st->error)
-		printf(": %s", strerror(-st->error));
-	if (st->message[0])
-		printf(": %.*s", (int)sizeof(st->message), st->message);
-	printf("\n");
+	end_reason(st, why, sizeof(why));
+	printf("%s%s\n", why[0] ? ": " : "", why);
 	if (st->state != LMIG_STATE_COMPLETED)
 		return;
 	if (lmctl_downtime_ms >= 0)

@@ -35,6 +35,13 @@ int wait_finished(int fd, __u32 id, void *blob, __u32 capacity, struct lmig_sess
 /* Completed, failed, cancelled or in doubt: the state will not change. */
 int state_finished(__u32 state);
 
+/*
+ * Why a session ended as it did, in buf: the module's message, which
+ * names the cause (and the errno) in words, else the errno's text; empty
+ * when there is neither. Returns buf.
+ */
+const char *end_reason(const struct lmig_status *st, char *buf, size_t len);
+
 struct progress {
 	FILE *f;
 	int tty;		/* redraw one line in place */

@@ -70,10 +70,10 @@ int cmd_watch(int argc, char **argv)
 			if (st.state == LMIG_STATE_IN_DOUBT) {
 				in_doubt(&st, 0);
 				ret = LMCTL_EXIT_IN_DOUBT;
-				break;
+			} else {
+				summary_print(&st, -1, -1, 0);
+				ret = st.state == LMIG_STATE_COMPLETED ? 0 : 1;
 			}
-			summary_print(&st, -1, -1, 0);
-			ret = st.state == LMIG_STATE_COMPLETED ? 0 : 1;
 			break;
 		}
 		if (p.tty || now_ms() - shown >= LOG_EVERY_MS) {
