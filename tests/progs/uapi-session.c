@@ -7,10 +7,20 @@
  * (and starts measuring its dirty rate) and exits without cleaning up, so
  * that the caller can kill the VMM or unload the module under a live
  * session. Prints the session id.
+ *
+ * uapi-session --start-late PID lmig://IPV4:PORT/TOKEN: connects PID's VM
+ * to a destination that fails the session right after its first GRANT
+ * (rogue-peer dest bad-placement), waits until the session has failed,
+ * and only then starts it: START must say EBUSY, not that no VM is
+ * attached, and the status must say why the session failed. lmctl turns
+ * that EBUSY into "the session failed before it started"; lmctl itself
+ * starts at once and wins that race nearly always.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -96,6 +106,56 @@ static int leave(pid_t pid, int measure)
 	return 0;
 }
 
+/* lmig://IPV4:PORT/TOKEN, as lmctl listen prints it; 0 or -1. */
+static int parse_uri(const char *uri, struct lmig_session_connect *c)
+{
+	char addr[16], hex[2 * LMIG_TOKEN_LEN + 1];
+	unsigned int port, i, byte;
+
+	if (sscanf(uri, "lmig://%15[0-9.]:%u/%64[0-9a-f]", addr, &port, hex) != 3 ||
+	    strlen(hex) != 2 * LMIG_TOKEN_LEN || !port || port > 65535 ||
+	    inet_pton(AF_INET, addr, c->remote.addr) != 1)
+		return -1;
+	c->remote.family = AF_INET;
+	c->remote.port = port;
+	for (i = 0; i < LMIG_TOKEN_LEN; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+			return -1;
+		c->token[i] = byte;
+	}
+	return 0;
+}
+
+static int start_late(pid_t pid, const char *uri)
+{
+	struct lmig_session_connect c = { .size = sizeof(c), .timeout_ms = 30000 };
+	struct lmig_session_start s = { .size = sizeof(s) };
+	struct lmig_session_attach a;
+	struct lmig_status st = { 0 };
+	uint32_t id;
+	int err, i;
+
+	if (parse_uri(uri, &c))
+		tap_bail("not an lmig://IPV4:PORT/TOKEN URI: %s", uri);
+	tap_plan(4);
+	if (create(LMIG_ROLE_SOURCE, &id) || attach(id, vm_fd(pid), &a))
+		tap_bail("create and attach");
+	c.id = id;
+	err = err_of(LMIG_IOC_SESSION_CONNECT, &c);
+	tap_ok(!err, "CONNECT returns on the first GRANT (err %d)", err);
+	for (i = 0; i < 300 && !status(id, &st) && st.state != LMIG_STATE_FAILED; i++)
+		usleep(100000);
+	tap_ok(st.state == LMIG_STATE_FAILED && st.message[0],
+	       "the destination's READY fails the session before START: %.*s",
+	       (int)sizeof(st.message), st.message);
+	s.id = id;
+	err = err_of(LMIG_IOC_SESSION_START, &s);
+	tap_ok(err == EBUSY, "START on the failed session gets EBUSY (got %s)",
+	       err ? strerror(err) : "success");
+	tap_ok(by_id(LMIG_IOC_SESSION_REMOVE, id) == 0, "the failed session is removed");
+	return tap_exit();
+}
+
 int main(int argc, char **argv)
 {
 	struct lmig_session_create c;
@@ -110,8 +170,11 @@ int main(int argc, char **argv)
 		tap_skip_all("/dev/lmig: %s: is lmig.ko loaded?", strerror(errno));
 	if (argc >= 3 && argc <= 4 && !strcmp(argv[1], "--leave"))
 		return leave(atoi(argv[2]), argc == 4 && !strcmp(argv[3], "measure"));
+	if (argc == 4 && !strcmp(argv[1], "--start-late"))
+		return start_late(atoi(argv[2]), argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: uapi-session PID MEM_BYTES | --leave PID [measure]\n");
+		fprintf(stderr, "usage: uapi-session PID MEM_BYTES | --leave PID [measure] |\n"
+			"       uapi-session --start-late PID lmig://IPV4:PORT/TOKEN\n");
 		return 2;
 	}
 	mem = strtoull(argv[2], NULL, 0);

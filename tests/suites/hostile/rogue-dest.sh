@@ -5,8 +5,9 @@
 # A real source (lmctl start --finalize auto) against a destination that
 # breaks the protocol on purpose (rogue-peer dest on host B). An ERROR
 # whose text has no NUL, grants outside the layout and an unknown
-# placement end in a clear refusal. A destination that goes silent after
-# READY, connection up, is given up on in bounded time. One that takes
+# placement end in a clear refusal, also when the session fails before
+# START. A destination that goes silent after READY, connection up, is
+# given up on in bounded time. One that takes
 # FINAL and drops the connection without ACK leaves the source in doubt:
 # lmctl exits 3, the VM stays paused, and resumed by hand it runs on
 # intact. Last the rogue plays it straight, by copy, by RDMA WRITE, and
@@ -85,6 +86,16 @@ for case in error-text bad-grant grant-beyond grant-short bad-placement; do
 	expect_no_sessions
 	expect_runs "$case"
 done
+
+# A session that fails after CONNECT and before START, here on the rogue's
+# bad READY: START gets EBUSY and the status says why, which lmctl turns
+# into "the session failed before it started". lmctl starts at once and
+# nearly always wins that race, so uapi-session waits for the failure.
+rogue_start bad-placement
+uapi-session --start-late "$pid_src" "$URI"
+rogue_end bad-placement
+expect_no_sessions
+expect_runs start-late
 
 # Silent after READY, connection up: the source gives up in bounded time.
 # CHECK: PEER_TIMEOUT (60 s) bounds it, or SEND_TIMEOUT (30 s) once the
