@@ -133,14 +133,14 @@ static inline bool lmig_conn_rx_pending(struct lmig_conn *c)
 	return !list_empty_careful(&c->rx_ready);
 }
 
+/* lmig_conn_recv(), copied to buf (LMIG_MSG_MAX bytes): its length, or an error. */
+int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type);
+
 /* Whether lmig_conn_send would find a send buffer without waiting. */
 static inline bool lmig_conn_tx_free(struct lmig_conn *c)
 {
 	return READ_ONCE(c->tx_busy) < LMIG_TX_DEPTH;
 }
-
-/* The same, copied to buf (LMIG_MSG_MAX bytes): its length, or an error. */
-int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u32 *type);
 
 void lmig_sync_wr_init(struct lmig_sync_wr *w);
 /*

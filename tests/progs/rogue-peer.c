@@ -612,11 +612,15 @@ static int send_grants(struct ctx *x, enum dcase c, const struct dslot *ds)
 
 /*
  * A destination that registers slowly, as the module's does on a slow
- * host: one small GRANT at a time, each waited for until the source has
- * taken it (the module's next REG_MR queues behind it on the send queue),
- * and nothing read before READY, from a receive ring of two. The source
- * fills that ring and its own sends wait; it must go on taking GRANTs
- * meanwhile. Returns how many GRANTs went, or -1 with why in what.
+ * host: one small GRANT at a time, each waited for until its SEND has
+ * completed, that is until the source had a receive posted for it (the
+ * module's next REG_MR queues behind it on the send queue), and nothing
+ * read before READY, from a receive ring of two. The source fills that
+ * ring and its own sends wait; it must go on taking GRANTs meanwhile, or
+ * its receive ring fills and a GRANT never completes. The first send of
+ * the source's that found no receive waits until READY: the grant phase
+ * must stay well under SEND_TIMEOUT, after which the source gives up.
+ * Returns how many GRANTs went, or -1 with why in what.
  */
 static int64_t slow_grants(struct ctx *x, const struct dslot *ds, char *what, size_t len)
 {
@@ -780,11 +784,13 @@ static int dest(struct ctx *x, enum dcase c)
 			return verdict(x, 0, "cannot register %llu pages for slot %u: %s",
 				       (unsigned long long)ds[i].npages, i, strerror(errno));
 	}
+	if (!ds)
+		return verdict(x, 0, "out of memory");
 	if (c == D_SLOW_GRANTS) {
 		slow = slow_grants(x, ds, what, sizeof(what));
 		if (slow < 0)
 			return verdict(x, 0, "%s", what);
-	} else if (!ds || send_grants(x, c, ds)) {
+	} else if (send_grants(x, c, ds)) {
 		return verdict(x, 0, "could not send the grants");
 	}
 
@@ -872,7 +878,7 @@ static int dest(struct ctx *x, enum dcase c)
 	link_send(&x->l, LMIG_MSG_ACK, x->msg, sizeof(struct lmig_msg_hdr));
 	wait_hangup(x, 30000, what, sizeof(what));
 	if (slow)
-		fprintf(stderr, "rogue-peer: %lld GRANTs of %d pages, %d ms apart, each taken\n",
+		fprintf(stderr, "rogue-peer: %lld GRANTs of %d pages, %d ms apart, each delivered\n",
 			(long long)slow, SLOW_PAGES, SLOW_MS);
 	return verdict(x, 1, "FINAL matched (%llu rounds, %llu data and %llu zero pages, %llu-byte blob); ACK sent; then %s; digests %s",
 		       (unsigned long long)rounds, (unsigned long long)data,

@@ -111,9 +111,10 @@ static int parse_uri(const char *uri, struct lmig_session_connect *c)
 {
 	char addr[16], hex[2 * LMIG_TOKEN_LEN + 1];
 	unsigned int port, i, byte;
+	int end = 0;
 
-	if (sscanf(uri, "lmig://%15[0-9.]:%u/%64[0-9a-f]", addr, &port, hex) != 3 ||
-	    strlen(hex) != 2 * LMIG_TOKEN_LEN || !port || port > 65535 ||
+	if (sscanf(uri, "lmig://%15[0-9.]:%u/%64[0-9a-f]%n", addr, &port, hex, &end) != 3 ||
+	    uri[end] || strlen(hex) != 2 * LMIG_TOKEN_LEN || !port || port > 65535 ||
 	    inet_pton(AF_INET, addr, c->remote.addr) != 1)
 		return -1;
 	c->remote.family = AF_INET;

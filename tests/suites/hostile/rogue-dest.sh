@@ -98,7 +98,7 @@ expect_no_sessions
 expect_runs start-late
 
 # Silent after READY, connection up: the source gives up in bounded time.
-# CHECK: PEER_TIMEOUT (60 s) bounds it, or SEND_TIMEOUT (30 s) once the
+# CHECK: PEER_TIMEOUT (30 s) bounds it, or SEND_TIMEOUT (30 s) once the
 # rogue's receive queue is empty and every send waits on RNR retries.
 rogue_start silent --wait 240
 t0=$(date +%s)
@@ -164,8 +164,10 @@ straight src ack
 # slow-grants registers slowly and reads nothing before READY. A fresh VM,
 # its memory still mostly zero, makes the source send a zero marker each
 # time round 0 catches up: those sends wait for room, and the source must
-# still take the GRANTs the rogue waits to see taken, or both would wait
-# for each other until SEND_TIMEOUT.
+# still take the GRANTs whose delivery the rogue waits for, or both would
+# wait for each other until SEND_TIMEOUT. The source's first send that
+# found no receive waits for all of the grant phase, which must therefore
+# stay well under SEND_TIMEOUT (30 s): 64 MiB is 128 GRANTs, about 7 s.
 lmvm_start fresh --mem 64M --vcpus 1 --dirty-rate 64K
 straight fresh slow-grants
 
