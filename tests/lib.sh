@@ -164,10 +164,16 @@ lmig_unload_both() {
 	on_each "lmctl list >/dev/null; for i in \$(lmctl list | awk '\$1 ~ /^[0-9]+\$/ { print \$1 }'); do lmctl cancel \$i >/dev/null; lmctl remove \$i >/dev/null; done; rmmod lmig"
 }
 
-# Pages pinned with FOLL_PIN and not released yet, on this host.
+# A command line that prints how many pages are pinned with FOLL_PIN and
+# not released yet: run it here with bash -c, or on the peer with on_peer.
+# /proc/vmstat does not fold the counters' per-CPU parts in; an idle CPU
+# may put off its periodic fold, and a cancelled destination's released
+# pins were once counted as held. Reading stat_refresh folds them first.
+PINS_HELD="cat /proc/sys/vm/stat_refresh >/dev/null 2>&1; awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
+
+# Pages pinned and not released yet, on this host.
 pins_held() {
-	awk '/^nr_foll_pin_acquired/ { a = $2 } /^nr_foll_pin_released/ { r = $2 }
-	     END { print a - r }' /proc/vmstat
+	bash -c "$PINS_HELD"
 }
 
 # A command line that (re)creates rxe0 on eth0 and waits until it is
@@ -191,7 +197,7 @@ wait_session_state() {
 }
 
 peer_pins_held() {
-	on_peer "awk '/^nr_foll_pin_acquired/ { a = \$2 } /^nr_foll_pin_released/ { r = \$2 } END { print a - r }' /proc/vmstat"
+	on_peer "$PINS_HELD"
 }
 
 # No session left in the kernel here (and on the peer with "peer").
