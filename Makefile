@@ -96,8 +96,9 @@ $(BIN)/lmvm: $(LMVM_SRC) tools/lmvm/*.h tools/common/*.h tools/lmvm/guest/abi.h 
 		$(LMVM_SRC) tools/lmvm/guest/blob.S
 
 $(BIN)/uapi-session: tests/progs/uapi-session.c tests/progs/tap.h tools/common/vmfd.c \
-		tools/common/vmfd.h uapi/linux/lmig.h | $(BIN)
-	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -o $@ $< tools/common/vmfd.c
+		tools/common/vmfd.h tools/lmctl/uri.c tools/lmctl/uri.h uapi/linux/lmig.h | $(BIN)
+	$(CC) $(CFLAGS) $(TOOL_CFLAGS) -Itools/common -Itools/lmctl -o $@ $< tools/common/vmfd.c \
+		tools/lmctl/uri.c
 
 $(BIN)/uapi-fuzz: tests/progs/uapi-fuzz.c tests/progs/tap.h tools/common/vmfd.c \
 		tools/common/vmfd.h uapi/linux/lmig.h | $(BIN)

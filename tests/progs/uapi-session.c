@@ -8,7 +8,7 @@
  * that the caller can kill the VMM or unload the module under a live
  * session. Prints the session id.
  *
- * uapi-session --start-late PID lmig://IPV4:PORT/TOKEN: connects PID's VM
+ * uapi-session --start-late PID lmig://ADDR:PORT/TOKEN: connects PID's VM
  * to a destination that fails the session right after its first GRANT
  * (rogue-peer dest bad-placement), waits until the session has failed,
  * and only then starts it: START must say EBUSY, not that no VM is
@@ -17,7 +17,6 @@
  * starts at once and wins that race nearly always.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include <linux/lmig.h>
 
 #include "tap.h"
+#include "uri.h"
 #include "vmfd.h"
 
 static int dev;
@@ -106,27 +106,6 @@ static int leave(pid_t pid, int measure)
 	return 0;
 }
 
-/* lmig://IPV4:PORT/TOKEN, as lmctl listen prints it; 0 or -1. */
-static int parse_uri(const char *uri, struct lmig_session_connect *c)
-{
-	char addr[16], hex[2 * LMIG_TOKEN_LEN + 1];
-	unsigned int port, i, byte;
-	int end = 0;
-
-	if (sscanf(uri, "lmig://%15[0-9.]:%u/%64[0-9a-f]%n", addr, &port, hex, &end) != 3 ||
-	    uri[end] || strlen(hex) != 2 * LMIG_TOKEN_LEN || !port || port > 65535 ||
-	    inet_pton(AF_INET, addr, c->remote.addr) != 1)
-		return -1;
-	c->remote.family = AF_INET;
-	c->remote.port = port;
-	for (i = 0; i < LMIG_TOKEN_LEN; i++) {
-		if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
-			return -1;
-		c->token[i] = byte;
-	}
-	return 0;
-}
-
 static int start_late(pid_t pid, const char *uri)
 {
 	struct lmig_session_connect c = { .size = sizeof(c), .timeout_ms = 30000 };
@@ -134,10 +113,11 @@ static int start_late(pid_t pid, const char *uri)
 	struct lmig_session_attach a;
 	struct lmig_status st = { 0 };
 	uint32_t id;
+	char why[256];
 	int err, i;
 
-	if (parse_uri(uri, &c))
-		tap_bail("not an lmig://IPV4:PORT/TOKEN URI: %s", uri);
+	if (uri_parse(uri, &c.remote, c.token, why, sizeof(why)))
+		tap_bail("%s", why);
 	tap_plan(4);
 	if (create(LMIG_ROLE_SOURCE, &id) || attach(id, vm_fd(pid), &a))
 		tap_bail("create and attach");
@@ -175,7 +155,7 @@ int main(int argc, char **argv)
 		return start_late(atoi(argv[2]), argv[3]);
 	if (argc != 3) {
 		fprintf(stderr, "usage: uapi-session PID MEM_BYTES | --leave PID [measure] |\n"
-			"       uapi-session --start-late PID lmig://IPV4:PORT/TOKEN\n");
+			"       uapi-session --start-late PID lmig://ADDR:PORT/TOKEN\n");
 		return 2;
 	}
 	mem = strtoull(argv[2], NULL, 0);
