@@ -200,6 +200,14 @@ peer_pins_held() {
 	on_peer "$PINS_HELD"
 }
 
+# pins_unchanged here|peer BEFORE WHAT: fails with WHAT unless that host
+# holds as many pins as BEFORE, saying both counts.
+pins_unchanged() {
+	local now
+	if [ "$1" = peer ]; then now=$(peer_pins_held); else now=$(pins_held); fi
+	[ "$now" = "$2" ] || fail "$3 ($now pages pinned, $2 before)"
+}
+
 # No session left in the kernel here (and on the peer with "peer").
 expect_no_sessions() {
 	local out

@@ -58,7 +58,7 @@ expect_on_source() {
 	cancelled | failed) ;;
 	*) fail "$2: the destination session is still $st" ;;
 	esac
-	[ "$(peer_pins_held)" = "$pins_before" ] || fail "$2: the destination keeps pages pinned"
+	pins_unchanged peer "$pins_before" "$2: the destination keeps pages pinned"
 }
 
 # clean_up N ID: forget both sessions and quit both VMMs of migration N.

@@ -47,7 +47,7 @@ for side in source destination; do
 	note "destination: $(field "$st" message)"
 	[ "$(field "$(pvmq "dst_$side" query-status)" status)" = inmigrate ] ||
 		fail "the destination VM was resumed"
-	[ "$(peer_pins_held)" = "$pins_before" ] || fail "the destination keeps pages pinned"
+	pins_unchanged peer "$pins_before" "the destination keeps pages pinned"
 
 	if [ "$side" = source ]; then bash -c "$RXE_ADD"; else on_peer "$RXE_ADD"; fi
 	lmctl remove "$src_id"

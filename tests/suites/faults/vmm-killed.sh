@@ -39,7 +39,7 @@ st=$(wait_session_state peer "$dst_id" failed 90)
 [ "$(field "$st" state)" = failed ] || fail "the destination did not fail: $st"
 note "destination: $(field "$st" message)"
 [ "$(field "$(pvmq dst1 query-status)" status)" = inmigrate ] || fail "the destination VM was resumed"
-[ "$(peer_pins_held)" = "$pins_before" ] || fail "the destination keeps pages pinned"
+pins_unchanged peer "$pins_before" "the destination keeps pages pinned"
 lmctl remove "$src_id"
 on_peer "lmctl remove $dst_id"
 
@@ -51,7 +51,7 @@ on_peer "kill -9 \$(cat /tmp/dst2.pid)"
 st=$(wait_session_state peer "$dst_id" failed 60)
 [ "$(field "$st" state)" = failed ] || fail "the destination session outlived its VMM: $st"
 note "destination: $(field "$st" message)"
-[ "$(peer_pins_held)" = "$pins_before" ] || fail "pages stay pinned for a dead VMM"
+pins_unchanged peer "$pins_before" "pages stay pinned for a dead VMM"
 st=$(wait_session_state here "$src_id" failed 90)
 [ "$(field "$st" state)" = failed ] || fail "the source did not fail: $st"
 note "source: $(field "$st" message)"

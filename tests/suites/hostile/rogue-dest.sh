@@ -172,5 +172,5 @@ lmvm_start fresh --mem 64M --vcpus 1 --dirty-rate 64K
 straight fresh slow-grants
 
 expect_no_sessions
-[ "$(pins_held)" = "$pins_before" ] || fail "pages left pinned on the source"
+pins_unchanged here "$pins_before" "pages left pinned on the source"
 lmig_unload_both

@@ -64,8 +64,7 @@ expect_failed_clean() {
 	note "$1: the destination failed: $(field "$st" message)"
 	[ "$(field "$(pvmq dst query-status)" status)" = inmigrate ] ||
 		fail "$1: the destination VM was resumed"
-	[ "$(peer_pins_held)" = "$pins_before" ] ||
-		fail "$1: the failed destination keeps pages pinned"
+	pins_unchanged peer "$pins_before" "$1: the failed destination keeps pages pinned"
 	! on_peer "lmctl wait $id" >/dev/null 2>&1 || fail "$1: lmctl wait says it completed"
 	on_peer "lmctl remove $id" >/dev/null
 }
@@ -91,7 +90,7 @@ for case in bad-magic bad-version truncated oversized reserved runt overlong \
 	[ "$(field "$st" state)" = setup ] || fail "$case: the destination stopped listening: $st"
 done
 note "after all of them the session listens on: $(field "$st" message)"
-[ "$(peer_pins_held)" = "$pins_before" ] || fail "pages pinned before any AUTH succeeded"
+pins_unchanged peer "$pins_before" "pages pinned before any AUTH succeeded"
 on_peer "lmctl cancel $id && lmctl remove $id" >/dev/null
 
 # After AUTH the source holds grants; abusing them fails the session.
@@ -125,7 +124,7 @@ timeout 60 rig-exec run "$RIG_PEER" "$RIG_EXEC_PORT" "lmctl cancel $id" >/dev/nu
 note "deaf: cancelled in $(($(date +%s) - t0)) s while the destination waited on the source"
 wait "$deaf_pid" || fail "deaf, cancelled: $(cat /tmp/deaf.out)"
 note "$(cat /tmp/deaf.out)"
-[ "$(peer_pins_held)" = "$pins_before" ] || fail "deaf: the cancelled destination keeps pages pinned"
+pins_unchanged peer "$pins_before" "deaf: the cancelled destination keeps pages pinned"
 on_peer "lmctl remove $id" >/dev/null
 # The same when pages come by copy (DATA) and nothing is granted.
 # CHECK: the fastreg parameter is new (wire 1.1's placement); without it

@@ -28,7 +28,7 @@ for _ in $(seq 300); do
 done
 note "destination while receiving: $st"
 case $st in *"pages come by copy: fastreg=N"*) ;; *) fail "the destination does not say it copies: $st" ;; esac
-[ "$(peer_pins_held)" = "$pins_before" ] || fail "the copy path pinned pages"
+pins_unchanged peer "$pins_before" "the copy path pinned pages"
 
 lmctl finalize "$src_id" --qmp /tmp/src.qmp --json >/tmp/start.json 2>/tmp/start.err || {
 	cat /tmp/start.err /tmp/start.json
