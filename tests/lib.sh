@@ -204,7 +204,11 @@ peer_pins_held() {
 # holds as many pins as BEFORE, saying both counts.
 pins_unchanged() {
 	local now
-	if [ "$1" = peer ]; then now=$(peer_pins_held); else now=$(pins_held); fi
+	case $1 in
+	peer) now=$(peer_pins_held) || fail "$3: cannot count the pinned pages: $now" ;;
+	here) now=$(pins_held) || fail "$3: cannot count the pinned pages: $now" ;;
+	*) fail "pins_unchanged: here or peer, not '$1'" ;;
+	esac
 	[ "$now" = "$2" ] || fail "$3 ($now pages pinned, $2 before)"
 }
 

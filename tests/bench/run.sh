@@ -159,7 +159,7 @@ lmig_run() {
 
 # qemu_run NAME DIRTY_PAGES_PER_S: QEMU's RDMA migration of qguest, A to B.
 qemu_run() {
-	local name=$1 rate=$2 st c0 g0 t0 c1 g1 t1 pid status='' ok='' cancelled='' b0 b1
+	local name=$1 rate=$2 st c0 g0 t0 c1 g1 t1 pid status='' ok='' cancelled='' b0 b1 rem
 	export QGUEST_MEM="-m ${MEM_MIB}M" QGUEST_RATE=$rate
 	peer_qguest "${name}d" qguest_start -incoming "rdma:$RIG_PEER:4444"
 	qguest_start "${name}s"
@@ -176,7 +176,9 @@ qemu_run() {
 		status=$(field "$st" status)
 		case $status in completed | failed | cancelled) break ;; esac
 		t1=$(calc "$(now) - $t0")
-		echo "$t1 $(calc "$(field "$st" remaining) / 1048576")" >>"$out/$name.dat"
+		# A reply before the first pass counts nothing as remaining yet.
+		rem=$(field "$st" remaining)
+		echo "$t1 $(calc "${rem:-0} / 1048576")" >>"$out/$name.dat"
 		if [ -z "$cancelled" ] && [ "$(calc "($t1 > $CAP_S)")" = 1.000 ]; then
 			cancelled=1
 			vmq "${name}s" migrate_cancel >/dev/null || true
