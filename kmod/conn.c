@@ -175,7 +175,8 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 {
 	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
 	unsigned long deadline = jiffies + SEND_TIMEOUT;
-	int err = 0;
+	bool failed = false;
+	int err = 0, ret;
 
 	/*
 	 * A posted WR always completes, if only flushed when the QP fails,
@@ -188,9 +189,10 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 	 * state, which flushes it.
 	 */
 	while (!wait_for_completion_timeout(&w->done, HZ)) {
-		if (err)
+		if (failed)
 			continue;
-		err = stopping() ? -EINTR : lmig_conn_alive(c);
+		if (!err)
+			err = stopping() ? -EINTR : lmig_conn_alive(c);
 		if (!err && time_after(jiffies, deadline))
 			err = -ETIMEDOUT;
 		if (!err)
@@ -198,7 +200,12 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 		pr_debug("session %u: a work request waits too long (%d): failing the QP\n",
 			 c->session, err);
 		set_closed(c, err);
-		ib_modify_qp(c->id->qp, &attr, IB_QP_STATE);
+		/* Tried again each second: only the flush lets the WR go. */
+		ret = ib_modify_qp(c->id->qp, &attr, IB_QP_STATE);
+		failed = !ret;
+		if (ret)
+			pr_warn_ratelimited("session %u: cannot fail the QP (%d); still waiting\n",
+					    c->session, ret);
 	}
 	if (w->status == IB_WC_SUCCESS)
 		return 0;

@@ -196,29 +196,10 @@ static struct stage *find_stage(struct source *x)
 	return found;
 }
 
-static int take_more_grants(struct source *x, unsigned long timeout);
-
-/*
- * Waits for a free stage, that is for WRITEs to complete. If they never
- * do (a dead peer that RC does not give up on), the peer's silence tells.
- */
-static int get_stage(struct source *x)
+static bool claim_stage(struct source *x)
 {
-	struct stage *st = NULL;
-	int err = 0;
-
-	while (!err) {
-		wait_event_interruptible_timeout(x->c->wq, (st = find_stage(x)) ||
-						 lmig_conn_error(x->c) || kthread_should_stop(),
-						 HZ);
-		if (st) {
-			x->cur = st;
-			return 0;
-		}
-		err = kthread_should_stop() ? -EINTR : lmig_conn_alive(x->c) ?:
-		      lmig_conn_keepalive(x->c) ?: take_more_grants(x, 0);
-	}
-	return err;
+	x->cur = find_stage(x);
+	return x->cur;
 }
 
 /*
@@ -421,22 +402,34 @@ static int take_more_grants(struct source *x, unsigned long timeout)
 
 /*
  * Round 0 caught up with the destination's registration: waits for page's
- * grant, or with page U64_MAX for READY. The time waited is not the
- * link's: the round's clock, which paces it and measures the throughput,
- * moves on by as much.
+ * grant, or with all set for READY. The time waited is not the link's:
+ * the round's clock, which paces it and measures the throughput, moves on
+ * by as much.
  */
-static int wait_grant(struct source *x, u32 slot, u64 page)
+static int wait_grants(struct source *x, u32 slot, u64 page, bool all)
 {
 	ktime_t t0 = ktime_get();
 	int ret = 0;
 
-	while (!ret && !x->ready && (page == U64_MAX || page >= x->grants[slot].next))
+	while (!ret && !x->ready && (all || page >= x->grants[slot].next))
 		ret = take_more_grants(x, GRANT_TIMEOUT);
 	x->round_start = ktime_add(x->round_start, ktime_sub(ktime_get(), t0));
-	if (ret || page == U64_MAX)
+	return ret;
+}
+
+static int wait_grant(struct source *x, u32 slot, u64 page)
+{
+	int ret = wait_grants(x, slot, page, false);
+
+	if (ret)
 		return ret;
 	/* READY vouched for every slot granted whole. */
 	return page < x->grants[slot].next ? 0 : -EPROTO;
+}
+
+static int wait_ready(struct source *x)
+{
+	return wait_grants(x, 0, 0, true);
 }
 
 static int handshake(struct source *x)
@@ -497,27 +490,41 @@ static int handshake(struct source *x)
 }
 
 /*
- * Before READY the destination reads our ZEROs only between the chunks it
- * registers, and each REG_MR it posts queues behind its GRANT sends. A
- * source that waited for a send buffer without reading would leave those
- * GRANTs unreceived once its receive ring is full: the destination's
- * REG_MR would never complete, it would never read again, and both sides
- * would wait for each other until SEND_TIMEOUT. So grants are taken while
- * the send buffers are all in flight.
+ * Waits until claim(x) holds: a stage is free (WRITEs completed) or a
+ * send buffer is. If that never comes (a dead peer that RC does not give
+ * up on), the peer's silence tells.
+ *
+ * Before READY the grants that come meanwhile are taken. The destination
+ * reads our ZEROs only between the chunks it registers, and each REG_MR
+ * it posts queues behind its GRANT sends. A source that waited for a send
+ * buffer without reading would leave those GRANTs unreceived once its
+ * receive ring is full: the destination's REG_MR would never complete, it
+ * would never read again, and both sides would wait for each other until
+ * SEND_TIMEOUT.
  */
-static int wait_tx(struct source *x)
+static int wait_claim(struct source *x, bool (*claim)(struct source *x))
 {
+	bool got = false;
 	int err = 0;
 
-	while (!err && !x->ready && !lmig_conn_tx_free(x->c)) {
-		wait_event_interruptible_timeout(x->c->wq, lmig_conn_tx_free(x->c) ||
-						 lmig_conn_rx_pending(x->c) ||
+	while (!err) {
+		/* claim() succeeds at most once: the wait ends on it. */
+		wait_event_interruptible_timeout(x->c->wq, (got = claim(x)) ||
+						 (!x->ready && lmig_conn_rx_pending(x->c)) ||
 						 lmig_conn_error(x->c) || kthread_should_stop(),
 						 HZ);
+		if (got)
+			return 0;
 		err = kthread_should_stop() ? -EINTR : lmig_conn_alive(x->c) ?:
-		      take_more_grants(x, 0);
+		      lmig_conn_keepalive(x->c) ?: take_more_grants(x, 0);
 	}
 	return err;
+}
+
+/* After READY, lmig_conn_send waits for a send buffer by itself. */
+static bool claim_tx(struct source *x)
+{
+	return x->ready || lmig_conn_tx_free(x->c);
 }
 
 static int send_zero(struct source *x)
@@ -527,8 +534,8 @@ static int send_zero(struct source *x)
 
 	if (!n)
 		return 0;
-	ret = wait_tx(x) ?: lmig_conn_send(x->c, LMIG_MSG_ZERO, x->zero,
-					   struct_size(x->zero, ranges, n));
+	ret = wait_claim(x, claim_tx) ?:
+	      lmig_conn_send(x->c, LMIG_MSG_ZERO, x->zero, struct_size(x->zero, ranges, n));
 	x->zero->count = 0;
 	return ret;
 }
@@ -635,16 +642,19 @@ static int send_page(struct source *x, u32 slot, u64 page)
 	}
 	/*
 	 * Not even a zero marker before its grant: that page is not pinned
-	 * yet. The markers gathered so far go out first, for the destination
-	 * to place between the chunks it registers, not all after READY.
+	 * yet. Unless its grant is here already, the markers gathered so far
+	 * go out first, for the destination to place between the chunks it
+	 * registers, not all after READY.
 	 */
 	if (!x->ready && page >= x->grants[slot].next) {
-		ret = send_zero(x) ?: wait_grant(x, slot, page);
+		ret = take_more_grants(x, 0);
+		if (!ret && !x->ready && page >= x->grants[slot].next)
+			ret = send_zero(x) ?: wait_grant(x, slot, page);
 		if (ret)
 			return ret;
 	}
 	if (!x->cur) {
-		ret = get_stage(x);
+		ret = wait_claim(x, claim_stage);
 		if (ret)
 			return ret;
 	}
@@ -751,7 +761,7 @@ static int send_round(struct source *x, bool all)
 		ret = send_zero(x);
 	/* Round 0 ends only once READY has vouched for every grant. */
 	if (!ret)
-		ret = wait_grant(x, 0, U64_MAX);
+		ret = wait_ready(x);
 	if (ret)
 		return ret;
 	r.round = cpu_to_le64(x->round);
