@@ -175,7 +175,7 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 {
 	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
 	unsigned long deadline = jiffies + SEND_TIMEOUT;
-	bool failed = false;
+	bool qp_in_error = false, warned = false;
 	int err = 0, ret;
 
 	/*
@@ -189,23 +189,26 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 	 * state, which flushes it.
 	 */
 	while (!wait_for_completion_timeout(&w->done, HZ)) {
-		if (failed)
+		if (qp_in_error)
 			continue;
-		if (!err)
+		if (!err) {
 			err = stopping() ? -EINTR : lmig_conn_alive(c);
-		if (!err && time_after(jiffies, deadline))
-			err = -ETIMEDOUT;
-		if (!err)
-			continue;
-		pr_debug("session %u: a work request waits too long (%d): failing the QP\n",
-			 c->session, err);
-		set_closed(c, err);
+			if (!err && time_after(jiffies, deadline))
+				err = -ETIMEDOUT;
+			if (!err)
+				continue;
+			pr_debug("session %u: a work request waits too long (%d): failing the QP\n",
+				 c->session, err);
+			set_closed(c, err);
+		}
 		/* Tried again each second: only the flush lets the WR go. */
 		ret = ib_modify_qp(c->id->qp, &attr, IB_QP_STATE);
-		failed = !ret;
-		if (ret)
-			pr_warn_ratelimited("session %u: cannot fail the QP (%d); still waiting\n",
-					    c->session, ret);
+		qp_in_error = !ret;
+		if (ret && !warned) {
+			pr_warn("session %u: cannot fail the QP (%d); waiting for its work request\n",
+				c->session, ret);
+			warned = true;
+		}
 	}
 	if (w->status == IB_WC_SUCCESS)
 		return 0;

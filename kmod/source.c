@@ -196,10 +196,14 @@ static struct stage *find_stage(struct source *x)
 	return found;
 }
 
+/* Only when there is no stage at hand. */
 static bool claim_stage(struct source *x)
 {
-	x->cur = find_stage(x);
-	return x->cur;
+	struct stage *st = find_stage(x);
+
+	if (st)
+		x->cur = st;
+	return st;
 }
 
 /*
