@@ -8,6 +8,9 @@
  * happened under c->lock and wake the worker, which does the work. The
  * one exception is a connect request on the destination's listener: the
  * QP is set up and accepted in the handler, as RDMA CM wants.
+ *
+ * A connection may have data QPs too (dqp.c): its RDMA CM handler passes
+ * their events and join requests on, and its teardown takes them first.
  */
 #include <linux/in.h>
 #include <linux/in6.h>
@@ -17,21 +20,12 @@
 
 #include "compat.h"
 #include "conn.h"
+#include "conn_priv.h"
 
 #define SQ_DEPTH	(LMIG_TX_DEPTH + LMIG_WRITE_DEPTH + 4)
 /* One receive more for ib_drain_rq()'s marker, as nvme-rdma keeps. */
 #define RQ_DEPTH	(LMIG_RX_DEPTH + 1)
 #define CQ_DEPTH	(SQ_DEPTH + RQ_DEPTH)
-#define RESOLVE_MS	5000
-/*
- * Local ACK timeout, 4.096 us << 19: about 2 s per try, so the 7 retries
- * ride out some 15 s of a loaded link before the QP fails. RDMA CM's
- * default (about 0.5 s on RoCE) was seen to fail a busy emulated link;
- * a migration would rather wait than lose its connection.
- */
-#define LOCAL_ACK_TIMEOUT	19
-/* Any send waits this long for room before the connection counts as dead. */
-#define SEND_TIMEOUT	(30 * HZ)
 /*
  * A side that has sent nothing for KEEPALIVE sends a NOP. A peer that
  * died without a word (powered off, its link cut) then fails that send
@@ -59,16 +53,20 @@ static void check_sizes(void)
 	BUILD_BUG_ON(sizeof(struct lmig_msg_blob) != 24);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_final) != 48);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_error) != 24 + LMIG_ERROR_TEXT);
+	BUILD_BUG_ON(sizeof(struct lmig_join) != 40);
+	BUILD_BUG_ON(sizeof(struct lmig_msg_joined) != 24);
+	/* What RDMA CM carries in a connect request after its own header. */
+	BUILD_BUG_ON(sizeof(struct lmig_join) > 56);
 	BUILD_BUG_ON(sizeof(struct lmig_msg_hello) +
 		     LMIG_MAX_SLOTS * sizeof(struct lmig_wire_slot) > LMIG_MSG_MAX);
 }
 
-static bool stopping(void)
+bool lmig_conn_stopping(void)
 {
 	return (current->flags & PF_KTHREAD) && kthread_should_stop();
 }
 
-static void set_closed(struct lmig_conn *c, int err)
+void lmig_conn_set_closed(struct lmig_conn *c, int err)
 {
 	unsigned long flags;
 
@@ -192,14 +190,14 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 		if (qp_in_error)
 			continue;
 		if (!err) {
-			err = stopping() ? -EINTR : lmig_conn_alive(c);
+			err = lmig_conn_stopping() ? -EINTR : lmig_conn_alive(c);
 			if (!err && time_after(jiffies, deadline))
 				err = -ETIMEDOUT;
 			if (!err)
 				continue;
 			pr_debug("session %u: a work request waits too long (%d): failing the QP\n",
 				 c->session, err);
-			set_closed(c, err);
+			lmig_conn_set_closed(c, err);
 		}
 		/* Tried again each second: only the flush lets the WR go. */
 		ret = ib_modify_qp(c->id->qp, &attr, IB_QP_STATE);
@@ -219,14 +217,14 @@ int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w)
 	return w->status == IB_WC_WR_FLUSH_ERR ? -ECONNRESET : -EIO;
 }
 
-static void qp_event(struct ib_event *ev, void *ctx)
+void lmig_conn_qp_event(struct ib_event *ev, void *ctx)
 {
 	struct lmig_conn *c = ctx;
 
 	pr_debug("session %u: QP event %s\n", c->session, ib_event_msg(ev->event));
 	if (ev->event == IB_EVENT_QP_FATAL || ev->event == IB_EVENT_QP_ACCESS_ERR ||
 	    ev->event == IB_EVENT_QP_REQ_ERR)
-		set_closed(c, -EIO);
+		lmig_conn_set_closed(c, -EIO);
 }
 
 static int post_rx(struct lmig_conn *c, struct lmig_rx *rx)
@@ -347,7 +345,7 @@ static int setup_qp(struct lmig_conn *c, struct rdma_cm_id *id)
 				    LMIG_MR_SPARE_PAGES);
 	else
 		c->fr_pages = 0;
-	qa.event_handler = qp_event;
+	qa.event_handler = lmig_conn_qp_event;
 	qa.qp_context = c;
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
@@ -372,15 +370,22 @@ out:
 	return ret;
 }
 
+const struct rdma_conn_param lmig_conn_param = {
+	.retry_count = 7,
+	.rnr_retry_count = 7,	/* receivers catch up; wait for them */
+};
+
 /* A connect request on the listener: the first one is ours to accept. */
-static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id)
+static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id, struct rdma_cm_event *ev)
 {
-	struct rdma_conn_param param = {
-		.retry_count = 7,
-		.rnr_retry_count = 7,	/* receivers catch up; wait for them */
-	};
+	const struct lmig_join *j = ev->param.conn.private_data;
+	struct rdma_conn_param param = lmig_conn_param;
 	unsigned long flags;
 	int ret;
+
+	if (j && ev->param.conn.private_data_len >= sizeof(*j) &&
+	    le32_to_cpu(j->magic) == LMIG_JOIN_MAGIC)
+		return lmig_dqp_accept(c, id, j);
 
 	spin_lock_irqsave(&c->lock, flags);
 	if (c->id || c->cm != LMIG_CM_IDLE) {
@@ -409,17 +414,61 @@ static int accept_request(struct lmig_conn *c, struct rdma_cm_id *id)
 	return ret;
 }
 
-static int cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
+/* ADDR_RESOLVED, ROUTE_RESOLVED or ESTABLISHED: how far a connection got. */
+void lmig_cm_advance(struct lmig_conn *c, enum lmig_cm_state *state,
+		     enum rdma_cm_event_type event)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (*state != LMIG_CM_CLOSED)
+		*state = event == RDMA_CM_EVENT_ADDR_RESOLVED ? LMIG_CM_ADDR :
+			 event == RDMA_CM_EVENT_ROUTE_RESOLVED ? LMIG_CM_ROUTE :
+			 LMIG_CM_CONNECTED;
+	spin_unlock_irqrestore(&c->lock, flags);
+	wake_up(&c->wq);
+}
+
+/* What an RDMA CM event that ends a connection means, or 0. */
+int lmig_cm_event_error(enum rdma_cm_event_type event)
+{
+	switch (event) {
+	case RDMA_CM_EVENT_ADDR_ERROR:
+		return -EHOSTUNREACH;
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		return -ENETUNREACH;
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		return -ETIMEDOUT;
+	case RDMA_CM_EVENT_REJECTED:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_ADDR_CHANGE:
+		return -ECONNRESET;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		return -ENODEV;
+	default:
+		return 0;
+	}
+}
+
+int lmig_cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 {
 	struct lmig_conn *c = id->context;
-	unsigned long flags;
+	struct lmig_dqp *q;
+	int err;
 
 	pr_debug("session %u: %s (%d)\n", c->session, rdma_event_msg(ev->event), ev->status);
 	if (ev->event == RDMA_CM_EVENT_CONNECT_REQUEST)
-		return accept_request(c, id);
+		return accept_request(c, id, ev);
+	q = lmig_dqp_find(c, id);
+	if (q) {
+		lmig_dqp_event(c, q, ev);
+		return 0;
+	}
 	if (id == c->listen_id) {
 		if (ev->event == RDMA_CM_EVENT_DEVICE_REMOVAL)
-			set_closed(c, -ENODEV);
+			lmig_conn_set_closed(c, -ENODEV);
 		return 0;
 	}
 	/*
@@ -437,36 +486,13 @@ static int cm_handler(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 		fallthrough;
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 	case RDMA_CM_EVENT_ROUTE_RESOLVED:
-		spin_lock_irqsave(&c->lock, flags);
-		if (c->cm != LMIG_CM_CLOSED)
-			c->cm = ev->event == RDMA_CM_EVENT_ADDR_RESOLVED ? LMIG_CM_ADDR :
-				ev->event == RDMA_CM_EVENT_ROUTE_RESOLVED ? LMIG_CM_ROUTE :
-				LMIG_CM_CONNECTED;
-		spin_unlock_irqrestore(&c->lock, flags);
-		wake_up(&c->wq);
-		break;
-	case RDMA_CM_EVENT_ADDR_ERROR:
-		set_closed(c, -EHOSTUNREACH);
-		break;
-	case RDMA_CM_EVENT_ROUTE_ERROR:
-		set_closed(c, -ENETUNREACH);
-		break;
-	case RDMA_CM_EVENT_UNREACHABLE:
-	case RDMA_CM_EVENT_CONNECT_ERROR:
-		set_closed(c, -ETIMEDOUT);
-		break;
-	case RDMA_CM_EVENT_REJECTED:
-		set_closed(c, -ECONNREFUSED);
-		break;
-	case RDMA_CM_EVENT_DISCONNECTED:
-	case RDMA_CM_EVENT_ADDR_CHANGE:
-		set_closed(c, -ECONNRESET);
-		break;
-	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		/* The worker tears down and destroys the id, which removal awaits. */
-		set_closed(c, -ENODEV);
+		lmig_cm_advance(c, &c->cm, ev->event);
 		break;
 	default:
+		/* On device removal the worker destroys the id, which removal awaits. */
+		err = lmig_cm_event_error(ev->event);
+		if (err)
+			lmig_conn_set_closed(c, err);
 		break;
 	}
 	return 0;
@@ -480,8 +506,10 @@ struct lmig_conn *lmig_conn_alloc(u32 session)
 	if (!c)
 		return NULL;
 	c->session = session;
+	c->nqps = 1;
 	init_waitqueue_head(&c->wq);
 	spin_lock_init(&c->lock);
+	mutex_init(&c->join_lock);
 	INIT_LIST_HEAD(&c->rx_ready);
 	return c;
 }
@@ -491,6 +519,7 @@ static void conn_close(struct lmig_conn *c, void (*release)(void *), void *arg)
 	struct rdma_cm_id *id = c->id;
 	unsigned long flags;
 
+	lmig_dqp_close_all(c);
 	if (id && c->qp_created)
 		rdma_disconnect(id);
 	if (id)
@@ -542,27 +571,24 @@ static int wait_cm(struct lmig_conn *c, enum lmig_cm_state want, unsigned long t
 	long left;
 
 	left = wait_event_interruptible_timeout(c->wq,
-						READ_ONCE(c->cm) >= want || stopping(),
+						READ_ONCE(c->cm) >= want || lmig_conn_stopping(),
 						timeout);
 	if (READ_ONCE(c->cm) == LMIG_CM_CLOSED)
 		return lmig_conn_error(c);
 	if (READ_ONCE(c->cm) >= want)
 		return 0;
-	if (stopping())
+	if (lmig_conn_stopping())
 		return -EINTR;
 	return left < 0 ? -EINTR : -ETIMEDOUT;
 }
 
 int lmig_conn_connect(struct lmig_conn *c, struct sockaddr *dst, unsigned long timeout)
 {
-	struct rdma_conn_param param = {
-		.retry_count = 7,
-		.rnr_retry_count = 7,
-	};
+	struct rdma_conn_param param = lmig_conn_param;
 	struct rdma_cm_id *id;
 	int ret;
 
-	id = rdma_create_id(&init_net, cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
+	id = rdma_create_id(&init_net, lmig_cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id))
 		return PTR_ERR(id);
 	c->id = id;
@@ -603,7 +629,7 @@ static int bind_error(struct sockaddr *src, int err)
 		((struct sockaddr_in6 *)&any_port)->sin6_port = 0;
 	else
 		((struct sockaddr_in *)&any_port)->sin_port = 0;
-	probe = rdma_create_id(&init_net, cm_handler, NULL, RDMA_PS_TCP, IB_QPT_RC);
+	probe = rdma_create_id(&init_net, lmig_cm_handler, NULL, RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(probe))
 		return err;
 	if (!rdma_bind_addr(probe, (struct sockaddr *)&any_port))
@@ -617,7 +643,7 @@ int lmig_conn_listen(struct lmig_conn *c, struct sockaddr *src)
 	struct rdma_cm_id *id;
 	int ret;
 
-	id = rdma_create_id(&init_net, cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
+	id = rdma_create_id(&init_net, lmig_cm_handler, c, RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id))
 		return PTR_ERR(id);
 	ret = rdma_bind_addr(id, src);
@@ -642,8 +668,8 @@ int lmig_conn_wait_peer(struct lmig_conn *c, unsigned long timeout)
 
 	left = wait_event_interruptible_timeout(c->wq, READ_ONCE(c->cm) == LMIG_CM_CONNECTED ||
 						READ_ONCE(c->cm) == LMIG_CM_CLOSED ||
-						stopping(), timeout);
-	if (stopping() || left < 0)
+						lmig_conn_stopping(), timeout);
+	if (lmig_conn_stopping() || left < 0)
 		return -EINTR;
 	if (READ_ONCE(c->cm) == LMIG_CM_CONNECTED)
 		return 0;
@@ -684,10 +710,10 @@ static int post_send(struct lmig_conn *c, u16 type, const void *msg, u32 len,
 	if (WARN_ON_ONCE(len < sizeof(*hdr) || len + npages * PAGE_SIZE > LMIG_MSG_MAX))
 		return -EINVAL;
 	wait_event_interruptible_timeout(c->wq, (tx = get_tx(c)) ||
-					 lmig_conn_error(c) || stopping(), SEND_TIMEOUT);
+					 lmig_conn_error(c) || lmig_conn_stopping(), SEND_TIMEOUT);
 	if (!tx) {
 		ret = lmig_conn_error(c);
-		return ret ? ret : stopping() ? -EINTR : -ETIMEDOUT;
+		return ret ? ret : lmig_conn_stopping() ? -EINTR : -ETIMEDOUT;
 	}
 	memcpy(tx->buf, msg, len);
 	for (i = 0; i < npages; i++, len += PAGE_SIZE)
@@ -754,10 +780,10 @@ int lmig_conn_send_sync(struct lmig_conn *c, u16 type, const void *msg, u32 len)
 	 * seen here, and the last ACK of a migration must count as sent.
 	 * A posted send always completes, flushed if the QP dies.
 	 */
-	wait_event_interruptible_timeout(c->wq, !READ_ONCE(tx->busy) || stopping(),
+	wait_event_interruptible_timeout(c->wq, !READ_ONCE(tx->busy) || lmig_conn_stopping(),
 					 SEND_TIMEOUT);
 	if (READ_ONCE(tx->busy))
-		return stopping() ? -EINTR : -ETIMEDOUT;
+		return lmig_conn_stopping() ? -EINTR : -ETIMEDOUT;
 	return READ_ONCE(tx->status) == IB_WC_SUCCESS ? 0 : -ECONNRESET;
 }
 
@@ -884,7 +910,7 @@ struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
 	for (;;) {
 		/* The wait is cut into KEEPALIVE slices to send NOPs between. */
 		left = wait_event_interruptible_timeout(c->wq, !list_empty(&c->rx_ready) ||
-							lmig_conn_error(c) || stopping(),
+							lmig_conn_error(c) || lmig_conn_stopping(),
 							min_t(unsigned long, timeout, KEEPALIVE));
 		/* NOPs are skipped, so that none hides a message behind it. */
 		while ((rx = take_rx(c) ?: take_last_rx(c)) && header_ok(rx) &&
@@ -904,7 +930,7 @@ struct lmig_rx *lmig_conn_recv(struct lmig_conn *c, unsigned long timeout)
 		err = lmig_conn_error(c);
 		if (err)
 			return ERR_PTR(err);
-		if (stopping() || left < 0)
+		if (lmig_conn_stopping() || left < 0)
 			return ERR_PTR(-EINTR);
 		err = lmig_conn_alive(c);
 		if (err)
@@ -942,17 +968,19 @@ int lmig_conn_recv_copy(struct lmig_conn *c, unsigned long timeout, void *buf, u
 	return ret ? ret : len;
 }
 
-int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
+int lmig_conn_write(struct lmig_conn *c, u32 q, struct ib_cqe *cqe, const u64 *dma,
 		    u32 nsge, u64 remote, u32 rkey)
 {
 	struct ib_sge sge[16];
 	struct ib_rdma_wr wr = {};
 	unsigned long flags;
+	struct ib_qp *qp;
 	u32 i;
 	int ret;
 
-	if (WARN_ON_ONCE(!nsge || nsge > c->max_sge || nsge > ARRAY_SIZE(sge)))
+	if (WARN_ON_ONCE(!nsge || nsge > c->max_sge || nsge > ARRAY_SIZE(sge) || q >= c->nqps))
 		return -EINVAL;
+	qp = q ? c->dq[q - 1].id->qp : c->id->qp;
 	for (i = 0; i < nsge; i++) {
 		sge[i].addr = dma[i];
 		sge[i].length = PAGE_SIZE;
@@ -968,11 +996,40 @@ int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
 	spin_lock_irqsave(&c->lock, flags);
 	c->writes++;
 	spin_unlock_irqrestore(&c->lock, flags);
-	ret = ib_post_send(c->id->qp, &wr.wr, NULL);
+	ret = ib_post_send(qp, &wr.wr, NULL);
 	if (ret) {
 		spin_lock_irqsave(&c->lock, flags);
 		c->writes--;
 		spin_unlock_irqrestore(&c->lock, flags);
 	}
 	return ret;
+}
+
+int lmig_conn_wait_writes(struct lmig_conn *c)
+{
+	unsigned long deadline = jiffies + SEND_TIMEOUT;
+	u32 left = READ_ONCE(c->writes);
+	int err = 0;
+
+	while (!err && READ_ONCE(c->writes)) {
+		wait_event_interruptible_timeout(c->wq, !READ_ONCE(c->writes) ||
+						 lmig_conn_error(c) || lmig_conn_stopping(), HZ);
+		if (!READ_ONCE(c->writes))
+			break;
+		/*
+		 * A WRITE the peer never acknowledges shows as its silence;
+		 * a marker it takes no receive for (RNR retries without end),
+		 * as no progress for SEND_TIMEOUT.
+		 */
+		err = lmig_conn_stopping() ? -EINTR : lmig_conn_alive(c) ?: lmig_conn_keepalive(c);
+		if (READ_ONCE(c->writes) < left) {
+			left = READ_ONCE(c->writes);
+			deadline = jiffies + SEND_TIMEOUT;
+		} else if (!err && time_after(jiffies, deadline)) {
+			err = -ETIMEDOUT;
+			lmig_conn_set_closed(c, err);
+		}
+	}
+	/* One that completed in error failed its QP, and the connection with it. */
+	return err ?: lmig_conn_error(c);
 }

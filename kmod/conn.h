@@ -8,6 +8,7 @@
 #define _LMIG_CONN_H
 
 #include <linux/completion.h>
+#include <linux/mutex.h>
 #include <linux/socket.h>
 #include <linux/wait.h>
 #include <rdma/ib_verbs.h>
@@ -58,6 +59,28 @@ enum lmig_cm_state {
 	LMIG_CM_CLOSED,		/* cm_error says why */
 };
 
+/*
+ * A data QP (wire 1.4): joined to a connection by the source, in the
+ * connection's PD, carrying only the source's RDMA WRITEs. Index i of the
+ * wire is dq[i - 1]; the connection's own QP is index 0.
+ */
+struct lmig_dqp {
+	struct lmig_conn *c;
+	struct rdma_cm_id *id;
+	struct ib_cq *cq;
+	bool qp_created;
+	enum lmig_cm_state cm;		/* under the connection's lock */
+	int cm_error;
+	struct ib_cqe mark_cqe;		/* source: its round markers */
+	struct ib_cqe rx_cqe;		/* destination: the markers received */
+	u32 mark;			/* destination: the last round marked */
+	bool marked;			/* destination: a marker came */
+	bool bad;			/* destination: something else came */
+	bool accepted;			/* the destination's, not the source's */
+	bool in_use;			/* destination: named by JOINED */
+	bool closing;			/* torn down: receives are not posted again */
+};
+
 struct lmig_conn {
 	u32 session;			/* id, for messages */
 	struct rdma_cm_id *listen_id;	/* destination only */
@@ -79,6 +102,13 @@ struct lmig_conn {
 	u32 writes;			/* data WRITEs in flight */
 	unsigned long last_rx;		/* jiffies of the last message */
 	unsigned long last_tx;		/* jiffies of the last control send */
+
+	/* Data QPs: the worker joins or tears them down, the CM handler accepts. */
+	u32 nqps;			/* QPs that carry WRITEs, this one included */
+	struct lmig_dqp dq[LMIG_MAX_QPS - 1];
+	struct mutex join_lock;		/* destination: accepting one vs closing */
+	bool join_open;			/* destination: joins may be accepted */
+	u8 join_mac[LMIG_MAX_QPS - 1][LMIG_MAC_LEN];
 
 	struct sockaddr_storage peer;
 	struct lmig_rx rx[LMIG_RX_DEPTH];
@@ -150,9 +180,41 @@ void lmig_sync_wr_init(struct lmig_sync_wr *w);
  */
 int lmig_sync_wr_wait(struct lmig_conn *c, struct lmig_sync_wr *w);
 
-/* A data WRITE of nsge page-sized pieces, completing through cqe. */
-int lmig_conn_write(struct lmig_conn *c, struct ib_cqe *cqe, const u64 *dma,
+/*
+ * Source: joins data QP number c->nqps to the connected peer, sending
+ * join (struct lmig_join) with the request; on success c->nqps grows.
+ * A failed join leaves the connection as it was.
+ */
+int lmig_conn_join(struct lmig_conn *c, const struct lmig_join *join,
+		   unsigned long timeout);
+/*
+ * Destination: accepts joins from the peer's address whose MAC for index
+ * i is mac[i - 1], for indexes below n, each once, from now until
+ * lmig_conn_close_joins() or lmig_conn_use_joins().
+ */
+void lmig_conn_open_joins(struct lmig_conn *c, u8 mac[][LMIG_MAC_LEN], u32 n);
+void lmig_conn_close_joins(struct lmig_conn *c);
+/*
+ * Destination, on JOINED: no more joins; the source uses qps QPs, each of
+ * which must have been accepted (-EPROTO if not).
+ */
+int lmig_conn_use_joins(struct lmig_conn *c, u32 qps);
+/* Source: the round's marker on every data QP, after its WRITEs. */
+int lmig_conn_mark(struct lmig_conn *c, u32 round);
+/*
+ * Destination: waits until every data QP in use has delivered round's
+ * marker; -EPROTO for anything else on one, an error if one breaks.
+ */
+int lmig_conn_wait_marks(struct lmig_conn *c, u32 round);
+
+/* A data WRITE of nsge page-sized pieces on QP q, completing through cqe. */
+int lmig_conn_write(struct lmig_conn *c, u32 q, struct ib_cqe *cqe, const u64 *dma,
 		    u32 nsge, u64 remote, u32 rkey);
+/*
+ * Waits until every data WRITE (and marker) has completed, and says
+ * whether one failed.
+ */
+int lmig_conn_wait_writes(struct lmig_conn *c);
 /* Called from a data WRITE's completion handler. */
 void lmig_conn_write_done(struct lmig_conn *c, struct ib_wc *wc);
 

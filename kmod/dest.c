@@ -71,6 +71,7 @@ struct dest {
 	u32 chunk_pages;
 
 	bool copy;		/* LMIG_PLACE_COPY: pages come in DATA */
+	bool joined;		/* JOINED came */
 	void *bounce;		/* copy placement: a page to test for zero */
 	u64 round_data;		/* copy placement: DATA pages this round */
 
@@ -163,6 +164,25 @@ static int check_hello(struct dest *x, u32 len)
 	return 0;
 }
 
+/* The source proved the token: it may join data QPs, each with its own proof. */
+static int open_joins(struct dest *x, const u8 *nonce)
+{
+	u8 mac[LMIG_MAX_QPS - 1][LMIG_MAC_LEN];
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(mac) && !ret; i++)
+		ret = lmig_join_mac(x->token, nonce, i + 1, mac[i]);
+	/* Without them the source's joins fail, and it goes on over one QP. */
+	if (!ret)
+		lmig_conn_open_joins(x->c, mac, ARRAY_SIZE(mac));
+	else
+		pr_info("session %u: no data QPs: cannot compute their proofs (%d)\n",
+			x->s->id, ret);
+	memzero_explicit(mac, sizeof(mac));
+	return 0;
+}
+
 /* HELLO, CHALLENGE, AUTH: 0 when the source knows the token. */
 static int authenticate(struct dest *x)
 {
@@ -190,7 +210,7 @@ static int authenticate(struct dest *x)
 	if (!lmig_auth_equal(mac, ((struct lmig_msg_auth *)x->msg)->mac))
 		ret = -EACCES;
 	memzero_explicit(mac, sizeof(mac));
-	return ret;
+	return ret ?: open_joins(x, ch.nonce);
 }
 
 /* What slot i of the wire is, for a message: a memslot, or a shared file. */
@@ -364,10 +384,11 @@ static int copy_memory(struct dest *x)
 }
 
 static int place_zeros(struct dest *x, u32 len);
+static int take_joined(struct dest *x, u32 len);
 
 /*
  * What a source sends while memory is still being registered: ZEROs for
- * pages of chunks granted already (NOPs are passed over). Taken between
+ * pages of chunks granted already, and JOINED (NOPs are passed over). Taken between
  * chunks, at most a receive ring's worth each time.
  */
 static int take_early(struct dest *x)
@@ -381,7 +402,8 @@ static int take_early(struct dest *x)
 			return 0;
 		if (ret < 0)
 			return ret;
-		ret = type == LMIG_MSG_ZERO ? place_zeros(x, ret) : -EPROTO;
+		ret = type == LMIG_MSG_ZERO ? place_zeros(x, ret) :
+		      type == LMIG_MSG_JOINED ? take_joined(x, ret) : -EPROTO;
 		if (ret == -EPROTO)
 			lmig_worker_message(x->s, "the source broke the protocol (%u) before READY",
 					    type);
@@ -576,6 +598,7 @@ static void publish(struct dest *x)
 	s->stats.transferred_pages = x->data_pages;
 	s->stats.transferred_bytes = x->data_pages << PAGE_SHIFT;
 	s->stats.zero_pages = x->zero_pages;
+	s->stats.qps = READ_ONCE(x->c->nqps);
 	spin_unlock(&s->stats_lock);
 }
 
@@ -593,10 +616,59 @@ static int check_final(struct dest *x, u32 len)
 	return 0;
 }
 
+/* From here on no connection is accepted any more, not even a data QP. */
+static void close_joins(struct dest *x)
+{
+	lmig_conn_close_joins(x->c);
+	lmig_conn_unlisten(x->c);
+}
+
+/* JOINED: the QPs the source uses, once, before its first round is done. */
+static int take_joined(struct dest *x, u32 len)
+{
+	const struct lmig_msg_joined *j = x->msg;
+	int ret;
+
+	if (len != sizeof(*j) || j->reserved || x->joined || x->rounds || x->copy)
+		return -EPROTO;
+	x->joined = true;
+	ret = lmig_conn_use_joins(x->c, le32_to_cpu(j->qps));
+	close_joins(x);
+	if (!ret && le32_to_cpu(j->qps) > 1)
+		lmig_worker_note(x->s, "the source writes over %u QPs", le32_to_cpu(j->qps));
+	return ret;
+}
+
+/* ROUND_DONE: once its pages are all placed, the next round may write. */
+static int take_round_done(struct dest *x, u32 len)
+{
+	struct lmig_msg_round *r = x->msg;
+	int ret;
+
+	/* By copy, what arrived must be what the source sent. */
+	if (len != sizeof(*r) || le64_to_cpu(r->round) != x->rounds ||
+	    (x->copy && le64_to_cpu(r->data_pages) != x->round_data))
+		return -EPROTO;
+	/* The data QPs' WRITEs of the round are placed once they marked it. */
+	ret = lmig_conn_wait_marks(x->c, x->rounds);
+	if (ret == -ETIMEDOUT || ret == -EPROTO)
+		lmig_worker_message(x->s, "a data QP did not mark round %llu (%d)",
+				    x->rounds, ret);
+	if (ret)
+		return ret;
+	x->round_data = 0;
+	x->data_pages += le64_to_cpu(r->data_pages);
+	/* The source joins its data QPs before round 0: no more. */
+	if (!x->rounds++)
+		close_joins(x);
+	publish(x);
+	/* Zeros of this round are placed: the next may write. */
+	return lmig_conn_send(x->c, LMIG_MSG_ROUND_ACK, r, sizeof(*r));
+}
+
 /* Places what the source sends until FINAL; 0 once acknowledged. */
 static int receive(struct dest *x)
 {
-	struct lmig_msg_round *r;
 	u32 type;
 	int ret;
 
@@ -615,20 +687,11 @@ static int receive(struct dest *x)
 		case LMIG_MSG_DATA:
 			ret = place_data(x, ret);
 			break;
+		case LMIG_MSG_JOINED:
+			ret = take_joined(x, ret);
+			break;
 		case LMIG_MSG_ROUND_DONE:
-			r = x->msg;
-			/* By copy, what arrived must be what the source sent. */
-			if (ret != sizeof(*r) || le64_to_cpu(r->round) != x->rounds ||
-			    (x->copy && le64_to_cpu(r->data_pages) != x->round_data)) {
-				ret = -EPROTO;
-				break;
-			}
-			x->round_data = 0;
-			x->data_pages += le64_to_cpu(r->data_pages);
-			x->rounds++;
-			publish(x);
-			/* Zeros of this round are placed: the next may write. */
-			ret = lmig_conn_send(x->c, LMIG_MSG_ROUND_ACK, r, sizeof(*r));
+			ret = take_round_done(x, ret);
 			break;
 		case LMIG_MSG_BLOB:
 			ret = take_blob(x, ret);
@@ -706,10 +769,13 @@ static int dest_thread(void *arg)
 	if (ret)
 		goto out;
 	t0 = ktime_get();
-	/* One source per session: nobody else may connect from now on. */
-	lmig_conn_unlisten(x->c);
+	/*
+	 * One source per session: the listener stays only for its data QPs,
+	 * until its JOINED (or its round 0's end) closes it.
+	 */
 	spin_lock(&s->stats_lock);
 	snprintf(s->stats.peer, sizeof(s->stats.peer), "%pISpc", &x->c->peer);
+	s->stats.qps = 1;
 	spin_unlock(&s->stats_lock);
 
 	ret = check_layout(x, why, sizeof(why));
@@ -727,6 +793,9 @@ static int dest_thread(void *arg)
 	}
 	lmig_worker_phase(s, LMIG_STATE_ACTIVE);
 	x->copy = !fastreg || !x->c->fr_pages;
+	/* Pages copied from messages come over the one QP. */
+	if (x->copy)
+		close_joins(x);
 	ret = x->copy ? copy_memory(x) : grant_memory(x);
 	if (ret)
 		goto out;

@@ -85,6 +85,7 @@ struct lmig_stats {
 	u64 downtime_ms;
 	u64 setup_time_ms;
 	u64 total_time_ms;	/* frozen when done */
+	u32 qps;		/* QPs carrying WRITEs, once connected */
 	char peer[64];
 	char message[128];
 	bool message_is_note;
@@ -182,7 +183,7 @@ int lmig_measure_start(struct lmig_session *s, u32 interval_ms);
 
 /* source.c */
 int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
-			const u8 *token, unsigned long timeout);
+			const u8 *token, unsigned long timeout, u32 qps);
 
 /* dest.c */
 int lmig_dest_listen(struct lmig_session *s, struct sockaddr *src, u8 *token);
@@ -190,6 +191,7 @@ int lmig_dest_listen(struct lmig_session *s, struct sockaddr *src, u8 *token);
 /* auth.c */
 int lmig_auth_mac(const u8 *token, const u8 *nonce, const void *hello, u32 hello_len,
 		  u8 *mac);
+int lmig_join_mac(const u8 *token, const u8 *nonce, u16 index, u8 *mac);
 bool lmig_auth_equal(const u8 *a, const u8 *b);
 
 /* vm.c */

@@ -42,6 +42,24 @@
  * READY follows the last GRANT; round 0's ROUND_DONE is sent only after
  * it. A 1.2 destination grants everything before READY anyway, and a 1.2
  * source sends nothing before READY: either side works with the other.
+ *
+ * Since 1.4 a source may join data QPs after the first GRANT, when the
+ * CHALLENGE came from a 1.4 destination: RDMA CM connections to the same
+ * listener whose private data is struct lmig_join, proving the token for
+ * that QP's index. The destination accepts them only after AUTH, from the
+ * source's address, each index once, into the session's PD, until JOINED
+ * (or round 0's ROUND_DONE). A join that fails ends the joining, and
+ * JOINED names how many QPs the source uses: indexes 0 .. qps - 1.
+ *
+ *   JOIN (RDMA CM) ...        ->    (accepted or rejected)
+ *   JOINED (qps)              ->
+ *
+ * Data QPs carry the source's RDMA WRITEs and, after a round's last one, a
+ * zero-length SEND with the round as immediate data: RC orders nothing
+ * across QPs, but that SEND completes at the destination only once the
+ * WRITEs before it on its QP are placed. The destination takes ROUND_DONE
+ * only once every data QP in use has delivered the round's marker; one
+ * that breaks fails the session.
  */
 #ifndef _LMIG_PROTO_H
 #define _LMIG_PROTO_H
@@ -53,9 +71,9 @@
 #define LMIG_PROTO_MAJOR	1
 /*
  * 1.1 added NOP, DATA and READY's placement; 1.2 shared slots; 1.3 the
- * handshake ends on the first GRANT.
+ * handshake ends on the first GRANT; 1.4 data QPs.
  */
-#define LMIG_PROTO_MINOR	3
+#define LMIG_PROTO_MINOR	4
 
 /* Every message fits in one receive buffer. */
 #define LMIG_MSG_MAX		16384
@@ -75,6 +93,7 @@ enum lmig_msg_type {
 	LMIG_MSG_ERROR = 12,
 	LMIG_MSG_NOP = 13,	/* header only: "still here" */
 	LMIG_MSG_DATA = 14,	/* pages by copy, when they cannot be written */
+	LMIG_MSG_JOINED = 15,	/* since 1.4: the QPs the source uses */
 };
 
 struct lmig_msg_hdr {
@@ -122,6 +141,23 @@ struct lmig_msg_challenge {
 struct lmig_msg_auth {
 	struct lmig_msg_hdr hdr;
 	__u8 mac[LMIG_MAC_LEN];	/* HMAC-SHA256(token, context || nonce || HELLO) */
+};
+
+/* The private data of a data QP's connect request (RDMA CM allows 56 bytes). */
+#define LMIG_JOIN_MAGIC		0x4c4d4a4e	/* "LMJN" */
+
+struct lmig_join {
+	__le32 magic;
+	__u8 major;
+	__u8 minor;
+	__le16 index;		/* 1 .. LMIG_MAX_QPS - 1 */
+	__u8 mac[LMIG_MAC_LEN];	/* HMAC-SHA256(token, context || nonce || index) */
+};
+
+struct lmig_msg_joined {
+	struct lmig_msg_hdr hdr;
+	__le32 qps;		/* 1 .. LMIG_MAX_QPS, data QPs 1 .. qps - 1 */
+	__le32 reserved;
 };
 
 /* Pages [first, first + npages) of a slot are at iova under rkey. */

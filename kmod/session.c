@@ -431,6 +431,7 @@ long lmig_ioctl_session_status(void __user *argp)
 	st.setup_time_ms = s->stats.setup_time_ms;
 	st.downtime_limit_ms = s->req.downtime_limit_ms;
 	st.total_time_ms = s->stats.total_time_ms;
+	st.qps = s->stats.qps;
 	memcpy(st.peer, s->stats.peer, sizeof(st.peer));
 	memcpy(st.message, s->stats.message, sizeof(st.message));
 	spin_unlock(&s->stats_lock);
@@ -581,7 +582,8 @@ long lmig_ioctl_session_connect(void __user *argp)
 	ret = lmig_copy_sized_from_user(&c, sizeof(c), LMIG_SESSION_CONNECT_SIZE_VER0, argp);
 	if (ret)
 		return ret;
-	if (c.flags || !lmig_all_zero(c.reserved, ARRAY_SIZE(c.reserved)))
+	if (c.flags || c.reserved0 || c.qps > LMIG_MAX_QPS ||
+	    !lmig_all_zero(c.reserved, ARRAY_SIZE(c.reserved)))
 		ret = -EINVAL;
 	else
 		ret = endpoint_to_sockaddr(&c.remote, &ss);
@@ -599,7 +601,7 @@ long lmig_ioctl_session_connect(void __user *argp)
 		ret = -EBUSY;
 	else
 		ret = lmig_source_connect(s, (struct sockaddr *)&ss, c.token,
-					  msecs_to_jiffies(c.timeout_ms ?: 10000));
+					  msecs_to_jiffies(c.timeout_ms ?: 10000), c.qps ?: 1);
 	mutex_unlock(&s->lock);
 	if (!ret) {
 		/* The worker connects and authenticates; cancel cuts it short. */

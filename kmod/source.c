@@ -31,6 +31,8 @@
 /* Longest wait for the next GRANT (or READY) from a destination registering. */
 #define GRANT_TIMEOUT		(300 * HZ)
 #define ACK_TIMEOUT		(120 * HZ)
+/* Longest wait for each step of a data QP's join: the fabric answers in ms. */
+#define JOIN_TIMEOUT		(5 * HZ)
 /* Rounds are at least this long, so that an idle guest costs nothing. */
 #define MIN_ROUND_MS		100
 
@@ -64,6 +66,8 @@ struct source {
 	u8 token[LMIG_TOKEN_LEN];
 	struct sockaddr_storage dst;
 	unsigned long timeout;
+	u32 qps;			/* asked for */
+	u32 next_q;			/* the QP of the next WRITE */
 
 	struct slot_grants *grants;
 	u64 ngrants;
@@ -436,12 +440,55 @@ static int wait_ready(struct source *x)
 	return wait_grants(x, 0, 0, true);
 }
 
+/*
+ * Joins the data QPs asked for, each proving the token for its index. One
+ * that cannot join ends the joining but not the session, which goes on
+ * over the QPs it has; only a connection that failed meanwhile fails it.
+ */
+static int join_qps(struct source *x, const u8 *nonce)
+{
+	struct lmig_join j = {
+		.magic = cpu_to_le32(LMIG_JOIN_MAGIC),
+		.major = LMIG_PROTO_MAJOR,
+		.minor = LMIG_PROTO_MINOR,
+	};
+	struct lmig_msg_joined joined = {};
+	int ret, err = 0;
+
+	while (x->c->nqps < x->qps) {
+		j.index = cpu_to_le16(x->c->nqps);
+		/*
+		 * Nothing is read meanwhile, and the destination goes on
+		 * granting: each wait is short, and the grants are taken
+		 * between joins, so that its sends never wait on us for long.
+		 */
+		ret = lmig_join_mac(x->token, nonce, x->c->nqps, j.mac) ?:
+		      lmig_conn_join(x->c, &j, min_t(unsigned long, x->timeout, JOIN_TIMEOUT));
+		err = kthread_should_stop() ? -EINTR : lmig_conn_error(x->c) ?:
+		      take_more_grants(x, 0);
+		if (err)
+			break;
+		if (ret) {
+			pr_info("session %u: data QP %u did not join (%d); going on with %u\n",
+				x->s->id, le16_to_cpu(j.index), ret, x->c->nqps);
+			break;
+		}
+	}
+	memzero_explicit(&j, sizeof(j));
+	if (err)
+		return err;
+	joined.qps = cpu_to_le32(x->c->nqps);
+	return lmig_conn_send(x->c, LMIG_MSG_JOINED, &joined, sizeof(joined));
+}
+
 static int handshake(struct source *x)
 {
 	struct lmig_session *s = x->s;
 	struct lmig_msg_challenge *ch = x->rxmsg;
 	struct lmig_msg_auth auth = {};
+	u8 nonce[LMIG_NONCE_LEN];
 	u32 hello_len, type;
+	u8 peer_minor;
 	int ret;
 
 	ret = lmig_conn_connect(x->c, (struct sockaddr *)&x->dst, x->timeout);
@@ -466,6 +513,8 @@ static int handshake(struct source *x)
 		return ret;
 	if (ret != sizeof(*ch))
 		return -EPROTO;
+	peer_minor = ch->hdr.minor;
+	memcpy(nonce, ch->nonce, sizeof(nonce));
 	ret = lmig_auth_mac(x->token, ch->nonce, x->msg, hello_len, auth.mac);
 	if (!ret)
 		ret = lmig_conn_send(x->c, LMIG_MSG_AUTH, &auth, sizeof(auth));
@@ -482,9 +531,19 @@ static int handshake(struct source *x)
 	if (ret < 0)
 		return ret;
 	ret = take_grant_msg(x, type, ret);
+	if (!ret && !x->copy && x->qps > 1 && peer_minor >= 4)
+		ret = join_qps(x, nonce);
 	if (ret)
 		return ret;
-	if (!x->ready)
+	spin_lock(&s->stats_lock);
+	s->stats.qps = x->c->nqps;
+	spin_unlock(&s->stats_lock);
+	if (x->c->nqps < x->qps)
+		lmig_worker_note(s, "connected, over %u of %u QPs: %s", x->c->nqps, x->qps,
+				 peer_minor < 4 ? "the destination has wire 1.3 or older" :
+				 x->copy ? "pages are copied in over one" :
+				 "the destination accepted no more");
+	else if (!x->ready)
 		lmig_worker_note(s, "connected; the destination registers the rest of its memory");
 	else if (x->copy)
 		lmig_worker_note(s, "connected; the destination copies pages in");
@@ -617,7 +676,9 @@ static int flush(struct source *x)
 		for (k = 0; k < x->cur_n; k++)
 			ib_dma_sync_single_for_device(dev, x->cur->dma[k], PAGE_SIZE,
 						      DMA_TO_DEVICE);
-		ret = lmig_conn_write(x->c, &x->cur->cqe, x->cur->dma, x->cur_n,
+		/* Striped over the QPs: rxe, for one, runs each QP on one CPU. */
+		ret = lmig_conn_write(x->c, x->next_q++ % x->c->nqps, &x->cur->cqe,
+				      x->cur->dma, x->cur_n,
 				      g->iova + ((x->cur_first - g->first) << PAGE_SHIFT),
 				      g->rkey);
 	}
@@ -766,6 +827,13 @@ static int send_round(struct source *x, bool all)
 	/* Round 0 ends only once READY has vouched for every grant. */
 	if (!ret)
 		ret = wait_ready(x);
+	/*
+	 * Across QPs nothing is ordered: each data QP marks the end of the
+	 * round behind its WRITEs, which the destination awaits before it
+	 * takes ROUND_DONE. A WRITE that failed fails the round here.
+	 */
+	if (!ret && x->c->nqps > 1)
+		ret = lmig_conn_mark(x->c, x->round) ?: lmig_conn_wait_writes(x->c);
 	if (ret)
 		return ret;
 	r.round = cpu_to_le64(x->round);
@@ -845,6 +913,10 @@ static int send_final(struct source *x)
 	f.data_pages = cpu_to_le64(x->data_pages);
 	f.zero_pages = cpu_to_le64(x->zero_pages);
 	f.blob_len = cpu_to_le32(x->blob_len);
+	/* A QP that failed since may have lost a WRITE: no FINAL then. */
+	ret = lmig_conn_error(x->c);
+	if (ret)
+		return ret;
 	/* From here on, the destination may complete before a word comes back. */
 	set_final_sent(x->s, true);
 	ret = lmig_conn_send(x->c, LMIG_MSG_FINAL, &f, sizeof(f));
@@ -996,7 +1068,7 @@ out:
 }
 
 int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
-			const u8 *token, unsigned long timeout)
+			const u8 *token, unsigned long timeout, u32 qps)
 {
 	struct source *x;
 
@@ -1007,6 +1079,7 @@ int lmig_source_connect(struct lmig_session *s, struct sockaddr *dst,
 	x->s = s;
 	x->vm = s->vm;
 	x->timeout = timeout;
+	x->qps = qps;
 	memcpy(x->token, token, LMIG_TOKEN_LEN);
 	memcpy(&x->dst, dst, dst->sa_family == AF_INET6 ?
 	       sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));

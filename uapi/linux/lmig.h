@@ -99,7 +99,8 @@
  *	of the VM's memory is made writable. A source whose proof or memory
  *	layout is wrong is turned away; with a wrong layout the session
  *	fails (status message names the slot), with a wrong proof it waits
- *	on. Once a source is in, no other connection is accepted; the session
+ *	on. Once a source is in, no other connection is accepted but the
+ *	data QPs it joins (see CONNECT's qps); the session
  *	becomes active, and completed when the source's FINAL has arrived
  *	after every page of its last round.
  *	In: size, id, flags (zero), local, reserved (zero).
@@ -113,10 +114,13 @@
  *	destination session and authenticates with token. Returns once the
  *	destination has checked the memory layout and granted its first
  *	chunk of memory (the rest comes while round 0 runs), or failed.
- *	The session stays in setup until started.
+ *	The session stays in setup until started. With qps above 1 it also
+ *	joins that many QPs in all for its WRITEs, where the destination
+ *	speaks wire 1.4; a QP that cannot be joined is done without (the
+ *	status says how many are used).
  *	In: size, id, flags (zero), timeout_ms (0: 10000), remote, token,
- *	reserved (zero).
- *	Errors: ENOENT, EINVAL (not a source, no VM, bad family or
+ *	qps (0: 1; at most LMIG_MAX_QPS), reserved (zero).
+ *	Errors: ENOENT, EINVAL (not a source, no VM, bad family, qps or
  *	reserved), EBUSY (not in setup, or already connected),
  *	ETIMEDOUT, EHOSTUNREACH / ENETUNREACH (no route),
  *	ECONNREFUSED (nobody listens there, or it has its source), EACCES
@@ -165,7 +169,7 @@
 #define LMIG_DEVICE_NAME	"lmig"
 
 #define LMIG_VERSION_MAJOR	0
-#define LMIG_VERSION_MINOR	4
+#define LMIG_VERSION_MINOR	5
 
 /* Feature bits reported by LMIG_IOC_VERSION. None yet. */
 #define LMIG_FEATURES_ALL	0ULL
@@ -182,6 +186,7 @@ struct lmig_version {
 
 #define LMIG_MAX_SESSIONS	256
 #define LMIG_MAX_SLOTS		512
+#define LMIG_MAX_QPS		4	/* per session, for its WRITEs */
 #define LMIG_DEFAULT_PORT	7471
 #define LMIG_TOKEN_LEN		32
 #define LMIG_MAX_BLOB		(16U << 20)
@@ -294,7 +299,9 @@ struct lmig_session_connect {
 	__u32 timeout_ms;	/* in: 0: 10000 */
 	struct lmig_endpoint remote; /* in: the destination session's */
 	__u8 token[LMIG_TOKEN_LEN]; /* in: its token */
-	__u64 reserved[4];	/* in: zero */
+	__u32 qps;		/* in, since 0.5: QPs for WRITEs; 0: 1 */
+	__u32 reserved0;	/* in: zero */
+	__u64 reserved[3];	/* in: zero */
 };
 
 #define LMIG_SESSION_CONNECT_SIZE_VER0	104
@@ -347,7 +354,8 @@ struct lmig_status {
 	__u64 total_time_ms;
 	__u8 peer[64];		/* the peer's address, NUL-terminated */
 	__u64 downtime_limit_ms; /* what converged is measured against */
-	__u64 reserved[8];	/* out: zero */
+	__u64 qps;		/* since 0.5: QPs that carry WRITEs, once connected */
+	__u64 reserved[7];	/* out: zero */
 	/* Since 0.3: */
 	char message[128];	/* why it failed, or what it waits for */
 };
