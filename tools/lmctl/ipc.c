@@ -170,9 +170,11 @@ static int explain_connect(int fd, __u32 id, int e, const struct lmig_endpoint *
 }
 
 int ipc_session_connect(int fd, __u32 id, const struct lmig_endpoint *remote,
-			const __u8 token[LMIG_TOKEN_LEN], char *err, size_t errlen)
+			const __u8 token[LMIG_TOKEN_LEN], __u32 qps, char *err, size_t errlen)
 {
-	struct lmig_session_connect c = { .size = sizeof(c), .id = id, .remote = *remote };
+	struct lmig_session_connect c = {
+		.size = sizeof(c), .id = id, .remote = *remote, .qps = qps,
+	};
 
 	memcpy(c.token, token, LMIG_TOKEN_LEN);
 	if (ioctl(fd, LMIG_IOC_SESSION_CONNECT, &c) == 0)

@@ -30,8 +30,9 @@ int ipc_session_measure(int fd, __u32 id, __u32 interval_ms, char *err, size_t e
 /* local: in, where to listen; out, with the port bound. */
 int ipc_session_listen(int fd, __u32 id, struct lmig_endpoint *local,
 		       __u8 token[LMIG_TOKEN_LEN], char *err, size_t errlen);
+/* qps: QPs for the session's WRITEs, 0 for the module's default. */
 int ipc_session_connect(int fd, __u32 id, const struct lmig_endpoint *remote,
-			const __u8 token[LMIG_TOKEN_LEN], char *err, size_t errlen);
+			const __u8 token[LMIG_TOKEN_LEN], __u32 qps, char *err, size_t errlen);
 /* Starts sending memory; 0 for either value means the module's default. */
 int ipc_session_migrate(int fd, __u32 id, __u32 downtime_limit_ms, __u64 max_bandwidth,
 			char *err, size_t errlen);

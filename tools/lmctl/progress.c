@@ -268,9 +268,10 @@ static void summary_json(const struct lmig_status *st, double lmctl_downtime_ms,
 	if (lmctl_downtime_ms >= 0)
 		printf(", \"measured_downtime_ms\": %.0f", lmctl_downtime_ms);
 	printf(", \"rounds\": %llu, \"transferred_pages\": %llu, \"transferred_bytes\": %llu, "
-	       "\"zero_pages\": %llu, \"throughput_bytes_per_s\": %llu",
+	       "\"zero_pages\": %llu, \"throughput_bytes_per_s\": %llu, \"qps\": %llu",
 	       (unsigned long long)st->rounds, (unsigned long long)st->transferred_pages,
-	       (unsigned long long)moved(st), (unsigned long long)st->zero_pages, bps);
+	       (unsigned long long)moved(st), (unsigned long long)st->zero_pages, bps,
+	       (unsigned long long)st->qps);
 	if (blob_len >= 0)
 		printf(", \"blob_len\": %lld", blob_len);
 	printf("}\n");
@@ -303,7 +304,10 @@ void summary_print(const struct lmig_status *st, double lmctl_downtime_ms, long 
 	printf("  %s%llu pages, %.1f MiB; %llu zero pages\n", moved_as,
 	       (unsigned long long)st->transferred_pages, moved(st) / MIB,
 	       (unsigned long long)st->zero_pages);
-	printf("  throughput:  %.1f MiB/s\n", bps / MIB);
+	printf("  throughput:  %.1f MiB/s", bps / MIB);
+	if (st->qps > 1)
+		printf(" over %llu QPs", (unsigned long long)st->qps);
+	printf("\n");
 	if (blob_len >= 0)
 		printf("  VMM state:   %lld bytes\n", blob_len);
 }

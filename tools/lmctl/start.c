@@ -25,7 +25,7 @@
 struct start_args {
 	int pid, json, wait, finalize_auto;
 	const char *to, *qmp, *qemu_uri;
-	unsigned long downtime_limit_ms;
+	unsigned long downtime_limit_ms, qps;
 	__u64 max_bandwidth;
 	struct lmig_endpoint remote;
 	__u8 token[LMIG_TOKEN_LEN];
@@ -33,8 +33,8 @@ struct start_args {
 
 #define SYNOPSIS \
 	"lmctl start --vm-pid PID --to URI [--downtime-limit MS] [--max-bandwidth RATE]\n" \
-	"                   [--finalize auto|manual] [--qmp PATH] [--qemu-migrate URI]\n" \
-	"                   [--wait] [--json]"
+	"                   [--qps N] [--finalize auto|manual] [--qmp PATH]\n" \
+	"                   [--qemu-migrate URI] [--wait] [--json]"
 
 static void help(void)
 {
@@ -51,6 +51,9 @@ static void help(void)
 		"                        left fit in it\n"
 		"  --max-bandwidth RATE  bytes per second, such as 500K, 20M or 1G (powers of\n"
 		"                        1024); default 0, no limit\n"
+		"  --qps N               RDMA QPs to carry the pages, 1 to %d (default 1):\n"
+		"                        more where one QP cannot fill the link, as with\n"
+		"                        rdma_rxe, which runs each QP on one CPU\n"
 		"  --finalize auto       once converged, pause the VMM, send its state, wait,\n"
 		"                        and resume the VMM if the migration fails (needs --qmp)\n"
 		"  --finalize manual     leave that to 'lmctl finalize ID' (the default\n"
@@ -64,7 +67,7 @@ static void help(void)
 		"  --json                {\"id\": N}, or the summary as one JSON object\n"
 		"\n"
 		"Prints 'session N' and returns, unless it waits or finalizes.\n",
-		MAX_DOWNTIME_MS, LMIG_DEFAULT_DOWNTIME_MS);
+		MAX_DOWNTIME_MS, LMIG_DEFAULT_DOWNTIME_MS, LMIG_MAX_QPS);
 }
 
 static int parse_args(int argc, char **argv, struct start_args *a)
@@ -74,6 +77,7 @@ static int parse_args(int argc, char **argv, struct start_args *a)
 		{ "to", required_argument, NULL, 't' },
 		{ "downtime-limit", required_argument, NULL, 'd' },
 		{ "max-bandwidth", required_argument, NULL, 'b' },
+		{ "qps", required_argument, NULL, 'n' },
 		{ "finalize", required_argument, NULL, 'f' },
 		{ "qmp", required_argument, NULL, 'q' },
 		{ "qemu-migrate", required_argument, NULL, 'm' },
@@ -103,6 +107,10 @@ static int parse_args(int argc, char **argv, struct start_args *a)
 			break;
 		case 'b':
 			if (parse_rate("--max-bandwidth", optarg, &a->max_bandwidth))
+				return 2;
+			break;
+		case 'n':
+			if (parse_uint("--qps", optarg, 1, LMIG_MAX_QPS, &a->qps))
 				return 2;
 			break;
 		case 'f':
@@ -176,7 +184,7 @@ static int begin(int fd, int vmfd, const struct start_args *a, __u32 *id)
 		return 1;
 	}
 	if (ipc_session_attach(fd, *id, vmfd, err, sizeof(err)) ||
-	    ipc_session_connect(fd, *id, &a->remote, a->token, err, sizeof(err)) ||
+	    ipc_session_connect(fd, *id, &a->remote, a->token, a->qps, err, sizeof(err)) ||
 	    ipc_session_migrate(fd, *id, a->downtime_limit_ms, a->max_bandwidth, err, sizeof(err))) {
 		fprintf(stderr, "lmctl: %s\n", err);
 		ipc_session_end(fd, *id);

@@ -47,7 +47,8 @@ static void print_json(const struct lmig_status *st)
 	       "\"transferred_bytes\": %llu, \"remaining_pages\": %llu, \"zero_pages\": %llu, "
 	       "\"rounds\": %llu, \"dirty_rate_pps\": %llu, \"throughput_mbps\": %llu, "
 	       "\"expected_downtime_ms\": %llu, \"downtime_ms\": %llu, \"setup_time_ms\": %llu, "
-	       "\"total_time_ms\": %llu, \"downtime_limit_ms\": %llu, \"message\": ",
+	       "\"total_time_ms\": %llu, \"downtime_limit_ms\": %llu, \"qps\": %llu, "
+	       "\"message\": ",
 	       st->id, role_name(st->role), state_name(st->state), st->error,
 	       (int)strnlen((const char *)st->peer, sizeof(st->peer)), (const char *)st->peer,
 	       (unsigned long long)st->total_pages, (unsigned long long)st->transferred_pages,
@@ -56,7 +57,7 @@ static void print_json(const struct lmig_status *st)
 	       (unsigned long long)st->dirty_rate_pps, (unsigned long long)st->throughput_mbps,
 	       (unsigned long long)st->expected_downtime_ms, (unsigned long long)st->downtime_ms,
 	       (unsigned long long)st->setup_time_ms, (unsigned long long)st->total_time_ms,
-	       (unsigned long long)st->downtime_limit_ms);
+	       (unsigned long long)st->downtime_limit_ms, (unsigned long long)st->qps);
 	json_print_string(stdout, st->message, sizeof(st->message));
 	printf("}");
 }
@@ -67,7 +68,10 @@ static void print_human(const struct lmig_status *st)
 	if (st->error)
 		printf(" (%s)", strerror(-st->error));
 	printf("\n");
-	if (st->peer[0])
+	if (st->peer[0] && st->qps > 1)
+		printf("  peer:        %.*s, over %llu QPs\n", (int)sizeof(st->peer),
+		       (const char *)st->peer, (unsigned long long)st->qps);
+	else if (st->peer[0])
 		printf("  peer:        %.*s\n", (int)sizeof(st->peer), (const char *)st->peer);
 	if (st->total_pages)
 		printf("  memory:      %llu pages (%llu MiB) in %u memslots\n",
