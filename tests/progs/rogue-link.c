@@ -349,7 +349,10 @@ static void teardown(struct link *l)
 
 int link_connect(struct link *l, const struct sockaddr *dst, int timeout_ms)
 {
-	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
+	struct rdma_conn_param param = {
+		.retry_count = 7, .rnr_retry_count = 7,
+		.private_data = l->pdata, .private_data_len = l->pdata_len,
+	};
 	double end = now_ms() + timeout_ms;
 	struct rdma_cm_id *id;
 	int ret;
@@ -382,7 +385,8 @@ int link_connect(struct link *l, const struct sockaddr *dst, int timeout_ms)
 		 * previous connection: a case that connects twice waits it out.
 		 */
 		teardown(l);
-		if (ret != -ECONNREFUSED || now_ms() > end)
+		/* A join is refused for good. */
+		if (ret != -ECONNREFUSED || now_ms() > end || l->pdata)
 			return ret;
 		sleep_ms(300);
 	}
@@ -596,7 +600,8 @@ const char *msg_name(uint32_t type)
 		[LMIG_MSG_READY] = "READY", [LMIG_MSG_ZERO] = "ZERO",
 		[LMIG_MSG_ROUND_DONE] = "ROUND_DONE", [LMIG_MSG_ROUND_ACK] = "ROUND_ACK",
 		[LMIG_MSG_BLOB] = "BLOB", [LMIG_MSG_FINAL] = "FINAL", [LMIG_MSG_ACK] = "ACK",
-		[LMIG_MSG_ERROR] = "ERROR", [LMIG_MSG_NOP] = "NOP",
+		[LMIG_MSG_ERROR] = "ERROR", [LMIG_MSG_NOP] = "NOP", [LMIG_MSG_DATA] = "DATA",
+		[LMIG_MSG_JOINED] = "JOINED",
 	};
 
 	return type < sizeof(names) / sizeof(names[0]) && names[type] ? names[type] : "unknown";
@@ -738,6 +743,17 @@ void auth_mac(const uint8_t token[LMIG_TOKEN_LEN], const uint8_t nonce[LMIG_NONC
 	const void *parts[] = { context, nonce, (const uint8_t *)hello + sizeof(struct lmig_msg_hdr) };
 	const size_t lens[] = { sizeof(context), LMIG_NONCE_LEN,
 				hello_len - sizeof(struct lmig_msg_hdr) };
+
+	hmac_sha256(token, LMIG_TOKEN_LEN, parts, lens, 3, mac);
+}
+
+void join_mac(const uint8_t token[LMIG_TOKEN_LEN], const uint8_t nonce[LMIG_NONCE_LEN],
+	      uint16_t index, uint8_t mac[LMIG_MAC_LEN])
+{
+	static const char context[] = "lmig join v1";
+	uint16_t le = htole16(index);
+	const void *parts[] = { context, nonce, &le };
+	const size_t lens[] = { sizeof(context), LMIG_NONCE_LEN, sizeof(le) };
 
 	hmac_sha256(token, LMIG_TOKEN_LEN, parts, lens, 3, mac);
 }

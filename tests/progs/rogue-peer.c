@@ -59,6 +59,7 @@ struct ctx {
 	int copy;		/* the destination places pages from DATA */
 	struct link l;
 	uint32_t hello_len;
+	uint8_t nonce[LMIG_NONCE_LEN];	/* the last CHALLENGE's */
 	struct grant *grants;
 	uint64_t ngrants;
 	uint8_t hello[TX_MAX], msg[TX_MAX], rx[TX_MAX];
@@ -166,6 +167,7 @@ static const char *hello(struct ctx *x, uint8_t nonce[LMIG_NONCE_LEN])
 	    sizeof(struct lmig_msg_challenge))
 		return why;
 	memcpy(nonce, ((struct lmig_msg_challenge *)x->rx)->nonce, LMIG_NONCE_LEN);
+	memcpy(x->nonce, nonce, LMIG_NONCE_LEN);
 	return NULL;
 }
 
@@ -389,6 +391,91 @@ static int write_ungranted(struct ctx *x)
 		       st == IBV_WC_SUCCESS ? "ACCEPTED" : ibv_wc_status_str(st));
 }
 
+/* Connects j as data QP index of x's session, proving it with mac: 0 or why not. */
+static int try_join(struct ctx *x, struct link *j, uint16_t index, const uint8_t *mac)
+{
+	struct lmig_join req = {
+		.magic = htole32(LMIG_JOIN_MAGIC), .major = LMIG_PROTO_MAJOR, .minor = 4,
+		.index = htole16(index),
+	};
+	int ret;
+
+	memcpy(req.mac, mac, LMIG_MAC_LEN);
+	memset(j, 0, sizeof(*j));
+	j->pdata = &req;
+	j->pdata_len = sizeof(req);
+	j->quiet = 1;
+	ret = link_connect(j, (struct sockaddr *)&x->addr, 5000);
+	j->pdata = NULL;
+	return ret;
+}
+
+/* A refused join: 1, else the verdict's words in what. */
+static int join_refused(struct ctx *x, uint16_t index, const uint8_t *mac, const char *how,
+			char *what, size_t len)
+{
+	struct link j;
+	int r = try_join(x, &j, index, mac);
+
+	link_close(&j);
+	if (r == -ECONNREFUSED)
+		return 1;
+	snprintf(what, len, "a join %s: %s", how, r ? strerror(-r) : "ACCEPTED");
+	return 0;
+}
+
+/*
+ * Data QPs (wire 1.4) join only after AUTH, with the MAC of their index,
+ * each index once; one that joined writes into the grants of the first.
+ */
+static int joins(struct ctx *x)
+{
+	uint8_t mac[LMIG_MAC_LEN], other[LMIG_TOKEN_LEN];
+	char what[256] = "";
+	const char *err;
+	struct link j;
+	int st;
+
+	memset(mac, 0x5a, sizeof(mac));
+	if (!join_refused(x, 1, mac, "before any AUTH", what, sizeof(what)))
+		return verdict(x, 0, "%s", what);
+	err = authenticate(x);
+	if (err)
+		return verdict(x, 0, "the handshake failed: %s", err);
+	memcpy(other, x->token, sizeof(other));
+	other[0] ^= 1;
+	join_mac(other, x->nonce, 1, mac);
+	if (!join_refused(x, 1, mac, "with another token's MAC", what, sizeof(what)))
+		return verdict(x, 0, "%s", what);
+	join_mac(x->token, x->nonce, 0, mac);
+	if (!join_refused(x, 0, mac, "as index 0, the first QP's", what, sizeof(what)))
+		return verdict(x, 0, "%s", what);
+	join_mac(x->token, x->nonce, LMIG_MAX_QPS, mac);
+	if (!join_refused(x, LMIG_MAX_QPS, mac, "as index LMIG_MAX_QPS", what, sizeof(what)))
+		return verdict(x, 0, "%s", what);
+	join_mac(x->token, x->nonce, 1, mac);
+	if (x->copy)
+		return verdict(x, join_refused(x, 1, mac, "with copy placement", what, sizeof(what)),
+			       "copy placement: every join refused, even a correct one%s%s",
+			       what[0] ? ": " : "", what);
+	st = try_join(x, &j, 1, mac);
+	if (st) {
+		link_close(&j);
+		return verdict(x, 0, "a correct join was refused: %s", strerror(-st));
+	}
+	if (!join_refused(x, 1, mac, "of index 1 twice", what, sizeof(what))) {
+		link_close(&j);
+		return verdict(x, 0, "%s", what);
+	}
+	/* A page of zeros where fresh guest memory is zero: nothing changes. */
+	memset(link_data(&j), 0, PAGE);
+	st = link_write(&j, PAGE, x->grants[0].iova, x->grants[0].rkey);
+	link_close(&j);
+	return verdict(x, st == IBV_WC_SUCCESS,
+		       "joins before AUTH, with another token's MAC, as index 0 and %d, and twice refused; a correct one's WRITE into the first grant: %s",
+		       LMIG_MAX_QPS, st < 0 ? strerror(-st) : ibv_wc_status_str(st));
+}
+
 /* DATA is for copy placement only, and then only inside the slots. */
 static int data_out_of_bounds(struct ctx *x)
 {
@@ -429,6 +516,21 @@ static int final_mismatch(struct ctx *x)
 	/* One round of no pages arrived; FINAL claims a data page. */
 	link_send(&x->l, LMIG_MSG_FINAL, &f, sizeof(f));
 	return verdict(x, refused(x, what, sizeof(what)), "FINAL claiming 1 data page: %s", what);
+}
+
+/* JOINED naming a data QP that never joined: the WRITEs it would carry are lost. */
+static int joined_lie(struct ctx *x)
+{
+	struct lmig_msg_joined j = { .qps = htole32(2) };
+	const char *err = authenticate(x);
+	char what[256];
+
+	if (err)
+		return verdict(x, 0, "the handshake failed: %s", err);
+	link_send(&x->l, LMIG_MSG_JOINED, &j, sizeof(j));
+	/* With copy placement JOINED has no place at all. */
+	return verdict(x, refused(x, what, sizeof(what)), "%sJOINED with 2 QPs, none joined: %s",
+		       x->copy ? "copy placement: " : "", what);
 }
 
 /*
@@ -947,6 +1049,8 @@ static const struct {
 	{ "data-out-of-bounds", data_out_of_bounds, 1, "authenticated: DATA past a slot's end" },
 	{ "final-mismatch", final_mismatch, 1, "authenticated: FINAL counting a page never sent" },
 	{ "flood", flood, 1, "NOPs without HELLO; then thousands of messages, authenticated" },
+	{ "joins", joins, 1, "data QPs joining before AUTH, with wrong MACs and indexes, twice" },
+	{ "joined-lie", joined_lie, 1, "authenticated: JOINED naming a data QP that never joined" },
 	{ "deaf", deaf, 1, "authenticated, sending NOPs, but posting no receive after the CHALLENGE" },
 };
 

@@ -48,6 +48,7 @@ enum lmig_msg_type {
 	LMIG_MSG_ERROR = 12,
 	LMIG_MSG_NOP = 13,
 	LMIG_MSG_DATA = 14,
+	LMIG_MSG_JOINED = 15,
 };
 
 enum lmig_placement { LMIG_PLACE_WRITE = 0, LMIG_PLACE_COPY = 1 };
@@ -161,6 +162,25 @@ struct lmig_msg_error {
 	char text[LMIG_ERROR_TEXT];	/* NUL-terminated, if the peer is honest */
 };
 
+/* Wire 1.4: a data QP's connect request carries this as private data. */
+#define LMIG_JOIN_MAGIC		0x4c4d4a4e	/* "LMJN" */
+
+struct lmig_join {
+	uint32_t magic;
+	uint8_t major;
+	uint8_t minor;
+	uint16_t index;
+	uint8_t mac[LMIG_MAC_LEN];
+};
+
+struct lmig_msg_joined {
+	struct lmig_msg_hdr hdr;
+	uint32_t qps;
+	uint32_t reserved;
+};
+
+_Static_assert(sizeof(struct lmig_join) == 40, "wire");
+_Static_assert(sizeof(struct lmig_msg_joined) == 24, "wire");
 _Static_assert(sizeof(struct lmig_msg_hdr) == 16, "wire");
 _Static_assert(sizeof(struct lmig_wire_slot) == 24, "wire");
 _Static_assert(sizeof(struct lmig_msg_hello) == 32, "wire");
@@ -220,6 +240,8 @@ struct link {
 	int quiet;			/* no NOPs from us */
 	int hold_rx;			/* receive buffers are not posted again */
 	int rx_posted;			/* receives posted at connect; 0: RX_DEPTH */
+	const void *pdata;		/* private data of the connect request */
+	uint8_t pdata_len;
 };
 
 double now_ms(void);
@@ -265,6 +287,9 @@ const char *msg_name(uint32_t type);
 /* kmod/auth.c's MAC: HMAC-SHA256(token, "lmig auth v1\0" || nonce || HELLO body). */
 void auth_mac(const uint8_t token[LMIG_TOKEN_LEN], const uint8_t nonce[LMIG_NONCE_LEN],
 	      const void *hello, uint32_t hello_len, uint8_t mac[LMIG_MAC_LEN]);
+/* kmod/auth.c's join MAC: HMAC-SHA256(token, "lmig join v1\0" || nonce || le16 index). */
+void join_mac(const uint8_t token[LMIG_TOKEN_LEN], const uint8_t nonce[LMIG_NONCE_LEN],
+	      uint16_t index, uint8_t mac[LMIG_MAC_LEN]);
 void hmac_sha256(const uint8_t *key, size_t key_len, const void *const *parts,
 		 const size_t *lens, int nparts, uint8_t out[32]);
 

@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 	mem = strtoull(argv[2], NULL, 0);
 	fd = vm_fd(atoi(argv[1]));
 	null = open("/dev/null", O_RDWR);
-	tap_plan(34);
+	tap_plan(35);
 
 	err = create(LMIG_ROLE_SOURCE, &id);
 	tap_ok(!err && id > 0, "create a source session: id %u", id);
@@ -219,6 +219,10 @@ int main(int argc, char **argv)
 		c.remote.family = 12345;
 		tap_ok(err_of(LMIG_IOC_SESSION_CONNECT, &c) == EINVAL,
 		       "connecting to an unknown address family gets EINVAL");
+		c.remote.family = AF_INET;
+		c.qps = LMIG_MAX_QPS + 1;
+		tap_ok(err_of(LMIG_IOC_SESSION_CONNECT, &c) == EINVAL,
+		       "asking for more than LMIG_MAX_QPS QPs gets EINVAL");
 		f.blob_len = LMIG_MAX_BLOB + 1;
 		tap_ok(err_of(LMIG_IOC_SESSION_FINALIZE, &f) == E2BIG,
 		       "a VMM state above LMIG_MAX_BLOB gets E2BIG");

@@ -10,7 +10,8 @@
 # given up on in bounded time. One that takes
 # FINAL and drops the connection without ACK leaves the source in doubt:
 # lmctl exits 3, the VM stays paused, and resumed by hand it runs on
-# intact. Last the rogue plays it straight, by copy, by RDMA WRITE, and
+# intact. Last the rogue plays it straight, by copy, by RDMA WRITE (also
+# asked for two QPs, which a wire 1.1 rogue does not offer), and
 # granting slowly while it reads nothing: the migration completes and the
 # rogue holds exactly the source's memory, which shows the rogue itself
 # speaks the protocol, and that the source takes grants while it waits.
@@ -139,14 +140,20 @@ lmctl remove "$id"
 # straight VM CASE [OPTION]: the rogue plays it straight; the migration of
 # VM completes and the rogue has what VM has. The VM is then the rogue's;
 # it is resumed all the same, as nobody will run the rogue's copy.
+# START_OPTS are lmctl start's. The rogue speaks wire 1.1: the source
+# never sends over more than one QP to it.
 straight() {
-	local vm=$1 c=$2 pid=pid_$1 what="$2${3:+ $3}" d
+	local vm=$1 c=$2 pid=pid_$1 what="$2${3:+ $3}${START_OPTS:+ $START_OPTS}" d
 	shift 2
 	rogue_start "$c" "$@"
+	# shellcheck disable=SC2086
 	lmctl start --vm-pid "${!pid}" --to "$URI" --qmp "/tmp/$vm.qmp" --finalize auto --json \
-		>/tmp/start.json 2>/tmp/err || fail "$what: the migration failed: $(cat /tmp/err)"
+		${START_OPTS:-} >/tmp/start.json 2>/tmp/err ||
+		fail "$what: the migration failed: $(cat /tmp/err)"
 	[ "$(field "$(cat /tmp/start.json)" state)" = completed ] ||
 		fail "$what: not completed: $(cat /tmp/start.json)"
+	[ "$(field "$(cat /tmp/start.json)" qps)" = 1 ] ||
+		fail "$what: not over one QP: $(cat /tmp/start.json)"
 	rogue_end "$c"
 	d=$(digests "$vm")
 	case $rogue_line in
@@ -161,6 +168,8 @@ straight() {
 # CHECK: --copy (READY asking for DATA) needs wire 1.1's copy placement.
 straight src ack --copy
 straight src ack
+# Asked for two QPs, a destination older than wire 1.4 gets one.
+START_OPTS="--qps 2" straight src ack
 # slow-grants registers slowly and reads nothing before READY. A fresh VM,
 # its memory still mostly zero, makes the source send a zero marker each
 # time round 0 catches up: those sends wait for room, and the source must

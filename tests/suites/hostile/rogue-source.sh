@@ -10,7 +10,9 @@
 # slot's end, an RDMA WRITE across a grant's end (or with no grant at all
 # when the destination copies), a FINAL that lies and a flood of messages
 # each abort the session, never the host; with fast registration and
-# without. A source that stays connected but takes none of the
+# without. Data QPs (wire 1.4) are refused before AUTH, with a wrong MAC or
+# index, twice, and when pages are copied; a correct one writes; JOINED
+# naming a QP that never joined fails the session. A source that stays connected but takes none of the
 # destination's messages is given up on, and can be cancelled meanwhile. The destination VM's memory is exactly as before, no page stays
 # pinned, no session stays, and a real migration to the same VM succeeds
 # afterwards.
@@ -97,7 +99,8 @@ on_peer "lmctl cancel $id && lmctl remove $id" >/dev/null
 # CHECK: flood first spends about 10 s (dest.c's HANDSHAKE_TIMEOUT) being
 # dropped for NOPs without a HELLO; that part leaves the session listening.
 after_auth() {
-	for case in zero-out-of-bounds data-out-of-bounds write-ungranted final-mismatch flood; do
+	for case in zero-out-of-bounds data-out-of-bounds write-ungranted final-mismatch flood \
+		joins joined-lie; do
 		listen
 		rogue "$case"
 		expect_failed_clean "$case"
