@@ -25,9 +25,15 @@
 # migration, less what the guest's vCPU threads ran meanwhile: qguest
 # polls and never idles, so without that the guest would count as QEMU's
 # cost.
+#
+# BENCH_QPS=N (default 1) has lmig send over N QPs (lmctl start --qps);
+# above 1 the run also measures ib_write_bw over N QPs and lmig over one
+# QP with the idle guest, as references from the same run. rdma_rxe runs
+# each QP on one CPU, so that pays on hosts with more (RIG_SMP).
 . "$RIG_REPO/tests/lib.sh"
 
 MEM_MIB=${BENCH_MEM_MIB:-128}
+QPS=${BENCH_QPS:-1}
 # A migration that has not ended by then is cancelled: it did not converge.
 CAP_S=${BENCH_CAP_S:-600}
 out=$RIG_OUT/bench
@@ -55,13 +61,13 @@ vcpu_ticks() {
 	echo "$sum"
 }
 
-# ib_write_bw SIZE: A to B, 10 s of RDMA WRITEs; bytes per second.
+# ib_write_bw SIZE [QPS]: A to B, 10 s of RDMA WRITEs; bytes per second.
 write_bw() {
-	local res
-	on_peer "pkill -x ib_write_bw; ib_write_bw -d rxe0 -R -s $1 -D 10 --report_gbits >/tmp/bw.server 2>&1 &"
+	local res q=${2:-1}
+	on_peer "pkill -x ib_write_bw; ib_write_bw -d rxe0 -R -s $1 -q $q -D 10 --report_gbits >/tmp/bw.server 2>&1 &"
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
-		if ib_write_bw -d rxe0 -R -s "$1" -D 10 --report_gbits "$RIG_PEER" >/tmp/bw.client 2>&1; then
+		if ib_write_bw -d rxe0 -R -s "$1" -q "$q" -D 10 --report_gbits "$RIG_PEER" >/tmp/bw.client 2>&1; then
 			res=$(awk -v s="$1" '$1 == s { printf "%.0f", $4 * 1e9 / 8 }' /tmp/bw.client)
 			[ -n "$res" ] || fail "ib_write_bw -s $1 printed no result: $(cat /tmp/bw.client)"
 			echo "$res"
@@ -96,9 +102,9 @@ qguest_beat() {
 		sed 's/qguest: beat \([0-9]*\), \([0-9]*\) writes/\1 \2/'
 }
 
-# lmig_run NAME DIRTY_BYTES_PER_S: lmig moves a filled lmvm from A to B.
+# lmig_run NAME DIRTY_BYTES_PER_S [QPS]: lmig moves a filled lmvm from A to B.
 lmig_run() {
-	local name=$1 rate=$2 l uri last st c0 g0 t0 c1 g1 t1 t2 r pid job sid='' setup=0 w0 w1
+	local name=$1 rate=$2 qps=${3:-$QPS} l uri last st c0 g0 t0 c1 g1 t1 t2 r pid job sid='' setup=0 w0 w1
 	peer_lmvm_start "${name}d" --incoming --mem "${MEM_MIB}M"
 	# The rate is the benchmark's: not scaled by RIG_LOAD_DIVISOR.
 	RIG_LOAD_DIVISOR=1 lmvm_start "${name}s" --mem "${MEM_MIB}M" --fill --dirty-rate "$rate"
@@ -116,7 +122,7 @@ lmig_run() {
 	pid=$(eval echo "\$pid_${name}s")
 	w0=$(field "$(vmq "${name}s" x-guest-check)" writes)
 	c0=$(host_busy) g0=$(vcpu_ticks "$pid") t0=$(now)
-	lmctl start --vm-pid "$pid" --to "$uri" --qmp "/tmp/${name}s.qmp" --json \
+	lmctl start --vm-pid "$pid" --to "$uri" --qps "$qps" --qmp "/tmp/${name}s.qmp" --json \
 		>"$out/$name.json" 2>"$out/$name.err" &
 	job=$!
 	: >"$out/$name.dat"
@@ -141,7 +147,8 @@ lmig_run() {
 	expect_check_ok "$name" "$st"
 	r=$(cat "$out/$name.json")
 	note "$name: $r"
-	json_run "$name" engine=lmig guest=lmvm dirty_bytes_per_s="$rate" session="$sid" \
+	[ "$(field "$r" qps)" = "$qps" ] || fail "$name: lmig sent over $(field "$r" qps) QPs, not $qps"
+	json_run "$name" engine=lmig guest=lmvm dirty_bytes_per_s="$rate" session="$sid" qps="$qps" \
 		achieved_dirty_bytes_per_s="$(calc "(${w1:-0} - ${w0:-0}) * 4096 / ($t2 - $t0)")" \
 		setup_ms="${setup:-0}" \
 		total_ms="$(field "$r" total_time_ms)" \
@@ -214,6 +221,13 @@ note "ib_write_bw 64 KiB and 4 KiB, A to B"
 bw64=$(write_bw 65536)
 bw4=$(write_bw 4096)
 note "limit: $bw64 B/s with 64 KiB, $bw4 B/s with 4 KiB messages"
+bw64q=$bw64
+if [ "$QPS" -gt 1 ]; then
+	bw64q=$(write_bw 65536 "$QPS")
+	note "limit over $QPS QPs: $bw64q B/s with 64 KiB messages"
+	note "lmig over one QP, the guest idle"
+	lmig_run lmig0q1 0 1
+fi
 
 for pct in 0 25 50; do
 	rate=$((bw64 * pct / 100))
@@ -222,20 +236,26 @@ for pct in 0 25 50; do
 	qemu_run "qemu$pct" $((rate / 4096))
 done
 
+# row NAME DIRTY%: one migration's line of the table.
+row() {
+	local n=$1
+	printf '%-8s %-9s %6s %9s %8s %8s %9s %9s %7s %8s  %s\n' "$n" "${R[$n.engine]}" "$2" \
+		"$(calc "${R[$n.achieved_dirty_bytes_per_s]:-0} / 1e6")" \
+		"$(calc "${R[$n.setup_ms]:-0} / 1000")" \
+		"$(calc "${R[$n.total_ms]:-0} / 1000")" "${R[$n.downtime_ms]:-?}ms" \
+		"$(calc "${R[$n.throughput_bytes_per_s]:-0} / 1e6")" "${R[$n.source_cpu_s]}" \
+		"$(calc "${R[$n.source_cpu_s]} / (${R[$n.bytes]:-1} / 1073741824)")" \
+		"${R[$n.check]:-no (${R[$n.status]:-failed})}"
+}
+
 # The table: one line per migration, then the ratios the goals are set in.
 {
 	printf '%-8s %-9s %6s %9s %8s %8s %9s %9s %7s %8s  %s\n' run engine dirty% dirtyMB/s \
 		setup_s total_s downtime MB/s cpu_s cpu_s/GiB verified
+	[ "$QPS" -le 1 ] || row lmig0q1 0
 	for pct in 0 25 50; do
 		for e in lmig qemu; do
-			n=$e$pct
-			printf '%-8s %-9s %6s %9s %8s %8s %9s %9s %7s %8s  %s\n' "$n" "${R[$n.engine]}" "$pct" \
-				"$(calc "${R[$n.achieved_dirty_bytes_per_s]:-0} / 1e6")" \
-				"$(calc "${R[$n.setup_ms]:-0} / 1000")" \
-				"$(calc "${R[$n.total_ms]:-0} / 1000")" "${R[$n.downtime_ms]:-?}ms" \
-				"$(calc "${R[$n.throughput_bytes_per_s]:-0} / 1e6")" "${R[$n.source_cpu_s]}" \
-				"$(calc "${R[$n.source_cpu_s]} / (${R[$n.bytes]:-1} / 1073741824)")" \
-				"${R[$n.check]:-no (${R[$n.status]:-failed})}"
+			row "$e$pct" "$pct"
 		done
 	done
 	echo
@@ -243,6 +263,14 @@ done
 		"$(calc "$bw64 / 1e6")" "$(calc "$bw4 / 1e6")"
 	printf 'lmig bulk throughput / ib_write_bw 64 KiB: %s (goal >= 0.9)\n' \
 		"$(calc "${R[lmig0.throughput_bytes_per_s]} / $bw64")"
+	if [ "$QPS" -gt 1 ]; then
+		printf 'over %s QPs: ib_write_bw %s MB/s with 64 KiB, %s x one QP; lmig %s MB/s, %s x one QP (%s MB/s), %s x ib_write_bw over %s\n' \
+			"$QPS" "$(calc "$bw64q / 1e6")" "$(calc "$bw64q / $bw64")" \
+			"$(calc "${R[lmig0.throughput_bytes_per_s]} / 1e6")" \
+			"$(calc "${R[lmig0.throughput_bytes_per_s]} / ${R[lmig0q1.throughput_bytes_per_s]}")" \
+			"$(calc "${R[lmig0q1.throughput_bytes_per_s]} / 1e6")" \
+			"$(calc "${R[lmig0.throughput_bytes_per_s]} / $bw64q")" "$QPS"
+	fi
 	for pct in 0 25 50; do
 		if [ "${R[qemu$pct.status]}" != completed ]; then
 			printf 'dirty %2s %%: QEMU did not complete (%s): no ratio\n' "$pct" "${R[qemu$pct.status]}"
@@ -260,6 +288,7 @@ IFS=,
 cat >"$out/bench.json" <<EOF
 {"kernel": "$RIG_RELEASE", "guest_mib": $MEM_MIB, "cap_s": $CAP_S,
  "ib_write_bw_64k_bytes_per_s": $bw64, "ib_write_bw_4k_bytes_per_s": $bw4,
+ "qps": $QPS, "ib_write_bw_64k_qps_bytes_per_s": $bw64q,
  "runs": {${runs[*]}}}
 EOF
 unset IFS

@@ -90,7 +90,7 @@ for i in "${!roles[@]}"; do
 		LMIG_KO=$(module_dir "$kernel")/lmig.ko
 	EOT
 	# make bench's settings (tests/bench/run.sh), when given.
-	for v in BENCH_MEM_MIB BENCH_CAP_S BENCH_SCALE_GIB; do
+	for v in BENCH_MEM_MIB BENCH_CAP_S BENCH_QPS BENCH_SCALE_GIB; do
 		[ -z "${!v:-}" ] || printf '%s=%q\n' "$v" "${!v}" >>"$dir/env"
 	done
 	sed -i 's/^\t*//; s/^/export /' "$dir/env"
