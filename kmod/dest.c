@@ -285,8 +285,12 @@ static int alloc_chunks(struct dest *x)
 	return 0;
 }
 
-/* Pins a chunk of guest memory and registers it for remote writes. */
-static int register_chunk(struct dest *x, struct chunk *k)
+/*
+ * Pins a chunk of guest memory and registers it for remote writes. Its
+ * frame stays its own: inlined, it and accept_source() push dest_thread()
+ * over the frame limit on KASAN kernels.
+ */
+static noinline_for_stack int register_chunk(struct dest *x, struct chunk *k)
 {
 	struct ib_device *dev = x->c->id->device;
 	unsigned long hva = x->vm->regions[k->slot].hva + (k->first << PAGE_SHIFT);
@@ -723,7 +727,7 @@ static int receive(struct dest *x)
 }
 
 /* Waits for a source that knows the token; turns the others away. */
-static int accept_source(struct dest *x)
+static noinline_for_stack int accept_source(struct dest *x)
 {
 	struct lmig_session *s = x->s;
 	int ret;
