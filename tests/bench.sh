@@ -36,6 +36,33 @@ fi
 "$RIG_DIR/prepare.sh" "$kernel" || exit 1
 
 host_a=$BUILD/rig/$kernel/two-hosts/host-a
+
+# sample_machine_cpu MARKS: as each line "PHASE begin|end" shows up in
+# MARKS (run.sh writes them), prints it with this machine's busy and all
+# ticks (/proc/stat) at that moment, within a fifth of a second. The
+# emulated hosts' CPUs are threads on this machine's cores, so a host
+# cannot tell whether it was held back by them.
+sample_machine_cpu() {
+	local seen=0 n
+	while :; do
+		n=$(wc -l 2>/dev/null <"$1") || n=0
+		if [ "$n" -gt "$seen" ]; then
+			sed -n "$((seen + 1)),${n}p" "$1" | while read -r line; do
+				echo "$line $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)"
+			done
+			seen=$n
+		fi
+		sleep 0.2
+	done
+}
+
+# machine_cpu: per phase, this machine's cores busy over it ("PHASE BUSY"),
+# from the last begin before each end.
+machine_cpu() {
+	awk -v n="$(nproc)" '$2 == "begin" { b[$1] = $3; t[$1] = $4 }
+		$2 == "end" && ($1 in b) && $4 > t[$1] { printf "%s %.2f\n", $1, n * ($3 - b[$1]) / ($4 - t[$1]) }' \
+		"$BUILD/bench-machine-cpu.txt"
+}
 log=${bench%.sh}
 log=${log//\//.}
 "$RIG_DIR/boot.sh" "$kernel" two-hosts "$bench" >"$BUILD/$name.tap" &
@@ -44,11 +71,16 @@ boot=$!
 sleep 2
 tail -n +1 -F "$host_a/logs/$log.log" 2>/dev/null &
 tailer=$!
+sampler=
+if [ -z "$scale" ]; then
+	sample_machine_cpu "$host_a/bench/marks" >"$BUILD/bench-machine-cpu.txt" &
+	sampler=$!
+fi
 wait $boot
 rc=$?
 sleep 1
-kill $tailer 2>/dev/null
-wait $tailer 2>/dev/null
+kill $tailer $sampler 2>/dev/null
+wait $tailer $sampler 2>/dev/null
 if [ $rc -ne 0 ] || ! grep -q '^ok' "$BUILD/$name.tap" || [ ! -s "$host_a/$name/$result" ]; then
 	cat "$BUILD/$name.tap"
 	echo "$name failed: see build/rig/$kernel/two-hosts/host-*/ for the hosts' logs"
@@ -64,6 +96,17 @@ if [ -n "$scale" ]; then
 	echo
 	echo "bench-scale: ${res#"$REPO"/}/scale.json and scale.txt"
 	exit 0
+fi
+# The build machine's share: appended to the table, and to bench.json.
+mc=$(machine_cpu)
+if [ -n "$mc" ]; then
+	{
+		echo
+		printf 'The machine running both hosts (%s cores), busy over the same phases:\n' "$(nproc)"
+		echo "$mc" | awk '{ printf "%-8s %5s cores\n", $1, $2 }'
+	} >>"$res/table.txt"
+	json=$(echo "$mc" | awk '{ printf "%s\"%s\": %s", (NR > 1 ? ", " : ""), $1, $2 }')
+	sed -i "\$s/}\$/, \"machine_cores\": $(nproc), \"machine_cores_busy\": {$json}}/" "$res/bench.json"
 fi
 plot=()
 for pct in 0 25 50; do

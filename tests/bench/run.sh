@@ -48,6 +48,30 @@ calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
 # Busy ticks of this host: user, nice, system, irq, softirq, steal.
 host_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 
+# On /proc/stat: "BUSY SOFTIRQ ALL" ticks, summed over the host's CPUs.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }'; }
+
+# cpu_begin NAME, cpu_end NAME: how busy the CPUs of both hosts were over
+# a phase, as C[NAME] = "SRC SRC_SOFTIRQ DST DST_SOFTIRQ", in CPUs (of
+# NCPU each). rdma_rxe's packet work (both ends) runs in softirq. Each
+# also marks the phase in marks, for tests/bench.sh to measure the build
+# machine's own CPU over it: the emulated hosts share its cores.
+declare -A C CB
+NCPU=$(nproc)
+cpu_begin() {
+	echo "$1 begin" >>"$out/marks"
+	CB[$1]="$(cpu_ticks </proc/stat) $(on_peer "cat /proc/stat" | cpu_ticks)"
+}
+cpu_end() {
+	local e
+	e="$(cpu_ticks </proc/stat) $(on_peer "cat /proc/stat" | cpu_ticks)"
+	echo "$1 end" >>"$out/marks"
+	# shellcheck disable=SC2086
+	C[$1]=$(echo ${CB[$1]} $e | awk -v n="$NCPU" '{
+		printf "%.2f %.2f %.2f %.2f", n * ($7 - $1) / ($9 - $3), n * ($8 - $2) / ($9 - $3),
+			n * ($10 - $4) / ($12 - $6), n * ($11 - $5) / ($12 - $6) }')
+}
+
 # Ticks run by the vCPU threads ("CPU N/KVM", QEMU's name and lmvm's) of PID.
 vcpu_ticks() {
 	local t sum=0 rest
@@ -61,20 +85,24 @@ vcpu_ticks() {
 	echo "$sum"
 }
 
-# ib_write_bw SIZE [QPS]: A to B, 10 s of RDMA WRITEs; bytes per second.
+# write_bw NAME SIZE [QPS]: A to B, 10 s of RDMA WRITEs; BW = bytes per
+# second, C[NAME] the CPUs it kept busy. ib_write_bw prints two decimals:
+# in MiB/s, not in Gb/s, which at the rig's rates would be steps of
+# 1.25 MB/s.
 write_bw() {
-	local res q=${2:-1}
-	on_peer "pkill -x ib_write_bw; ib_write_bw -d rxe0 -R -s $1 -q $q -D 10 --report_gbits >/tmp/bw.server 2>&1 &"
+	local q=${3:-1}
+	on_peer "pkill -x ib_write_bw; ib_write_bw -d rxe0 -R -s $2 -q $q -D 10 >/tmp/bw.server 2>&1 &"
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
-		if ib_write_bw -d rxe0 -R -s "$1" -q "$q" -D 10 --report_gbits "$RIG_PEER" >/tmp/bw.client 2>&1; then
-			res=$(awk -v s="$1" '$1 == s { printf "%.0f", $4 * 1e9 / 8 }' /tmp/bw.client)
-			[ -n "$res" ] || fail "ib_write_bw -s $1 printed no result: $(cat /tmp/bw.client)"
-			echo "$res"
+		cpu_begin "$1"
+		if ib_write_bw -d rxe0 -R -s "$2" -q "$q" -D 10 "$RIG_PEER" >/tmp/bw.client 2>&1; then
+			cpu_end "$1"
+			BW=$(awk -v s="$2" '$1 == s { printf "%.0f", $4 * 1048576 }' /tmp/bw.client)
+			[ -n "$BW" ] || fail "ib_write_bw -s $2 printed no result: $(cat /tmp/bw.client)"
 			return 0
 		fi
 	done
-	fail "ib_write_bw -s $1 never connected to $RIG_PEER: $(cat /tmp/bw.client)"
+	fail "ib_write_bw -s $2 never connected to $RIG_PEER: $(cat /tmp/bw.client)"
 }
 
 # json_run NAME KEY=VALUE...: one migration's record, appended to runs;
@@ -121,6 +149,7 @@ lmig_run() {
 		grep -o '[0-9]*' | head -n1)
 	pid=$(eval echo "\$pid_${name}s")
 	w0=$(field "$(vmq "${name}s" x-guest-check)" writes)
+	cpu_begin "$name"
 	c0=$(host_busy) g0=$(vcpu_ticks "$pid") t0=$(now)
 	lmctl start --vm-pid "$pid" --to "$uri" --qps "$qps" --qmp "/tmp/${name}s.qmp" --json \
 		>"$out/$name.json" 2>"$out/$name.err" &
@@ -138,6 +167,7 @@ lmig_run() {
 	done
 	wait "$job" || fail "$name: lmig did not complete: $(cat "$out/$name.err" "$out/$name.json")"
 	t1=$(now) c1=$(host_busy) g1=$(vcpu_ticks "$pid")
+	cpu_end "$name"
 	echo "$(calc "$t1 - $t0") 0" >>"$out/$name.dat"
 	on_peer "lmctl wait $(field "$l" id) --qmp /tmp/${name}d.qmp" >/dev/null ||
 		fail "$name: the destination did not resume"
@@ -218,12 +248,15 @@ qemu_run() {
 
 lmig_load_both
 note "ib_write_bw 64 KiB and 4 KiB, A to B"
-bw64=$(write_bw 65536)
-bw4=$(write_bw 4096)
+write_bw bw64 65536
+bw64=$BW
+write_bw bw4 4096
+bw4=$BW
 note "limit: $bw64 B/s with 64 KiB, $bw4 B/s with 4 KiB messages"
 bw64q=$bw64
 if [ "$QPS" -gt 1 ]; then
-	bw64q=$(write_bw 65536 "$QPS")
+	write_bw bw64q 65536 "$QPS"
+	bw64q=$BW
 	note "limit over $QPS QPs: $bw64q B/s with 64 KiB messages"
 	note "lmig over one QP, the guest idle"
 	lmig_run lmig0q1 0 1
@@ -281,14 +314,37 @@ row() {
 			"$(calc "${R[lmig$pct.downtime_ms]} / ${R[qemu$pct.downtime_ms]}")" \
 			"$(calc "(${R[lmig$pct.source_cpu_s]} / ${R[lmig$pct.bytes]}) / (${R[qemu$pct.source_cpu_s]} / ${R[qemu$pct.bytes]})")"
 	done
+	phases=(bw64)
+	[ "$QPS" -le 1 ] || phases+=(bw64q lmig0q1)
+	phases+=(lmig0)
+	echo
+	printf 'CPUs busy over the bulk phases, of %s per host (softirq: rdma_rxe'"'"'s packet work):\n' "$NCPU"
+	printf '%-8s %4s %9s %7s %8s %7s %8s\n' phase QPs MB/s source softirq dest softirq
+	for p in "${phases[@]}"; do
+		case $p in
+		bw64) q=1 bw=$bw64 ;;
+		bw64q) q=$QPS bw=$bw64q ;;
+		*) q=${R[$p.qps]} bw=${R[$p.throughput_bytes_per_s]} ;;
+		esac
+		# shellcheck disable=SC2086
+		printf '%-8s %4s %9s %7s %8s %7s %8s\n' "$p" "$q" "$(calc "$bw / 1e6")" ${C[$p]}
+	done
 } >"$out/table.txt"
 cat "$out/table.txt"
+
+cpu_json=()
+for p in "${phases[@]}"; do
+	# shellcheck disable=SC2086
+	set -- ${C[$p]}
+	cpu_json+=("\"$p\": {\"source\": $1, \"source_softirq\": $2, \"dest\": $3, \"dest_softirq\": $4}")
+done
 
 IFS=,
 cat >"$out/bench.json" <<EOF
 {"kernel": "$RIG_RELEASE", "guest_mib": $MEM_MIB, "cap_s": $CAP_S,
  "ib_write_bw_64k_bytes_per_s": $bw64, "ib_write_bw_4k_bytes_per_s": $bw4,
  "qps": $QPS, "ib_write_bw_64k_qps_bytes_per_s": $bw64q,
+ "cpus_per_host": $NCPU, "cpus_busy": {${cpu_json[*]}},
  "runs": {${runs[*]}}}
 EOF
 unset IFS
