@@ -45,11 +45,12 @@ now() { date +%s.%N; }
 # calc EXPR: awk arithmetic, three decimals.
 calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
 
-# Busy ticks of this host: user, nice, system, irq, softirq, steal.
-host_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-
-# On /proc/stat: "BUSY SOFTIRQ ALL" ticks, summed over the host's CPUs.
+# On /proc/stat: "BUSY SOFTIRQ ALL" ticks, summed over the host's CPUs;
+# busy is user, nice, system, irq, softirq and steal.
 cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }'; }
+
+# Busy ticks of this host.
+host_busy() { cpu_ticks </proc/stat | cut -d' ' -f1; }
 
 # cpu_begin NAME, cpu_end NAME: how busy the CPUs of both hosts were over
 # a phase, as C[NAME] = "SRC SRC_SOFTIRQ DST DST_SOFTIRQ", in CPUs (of
